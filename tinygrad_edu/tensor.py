@@ -1,0 +1,488 @@
+"""The engine: `Tensor`, the graph it records, and the reverse-mode walk that backpropagates.
+
+Read this file first. A `Tensor` wraps a NumPy array (`data`). When an operation runs on tensors
+and one of them `requires_grad`, the result remembers the operation that made it (`_ctx`, a
+`Function` instance that also holds the op's inputs and the arrays its backward needs). The
+tensors and the functions between them form a directed acyclic graph from the inputs to the loss.
+
+`loss.backward()` walks that graph once, from the loss back to the leaves, in reverse
+topological order. At each node it asks the node's function for the vector-Jacobian product
+(VJP): given dL/d(output), return dL/d(input) for each input. A node used twice (a "diamond" or
+`x * x`) receives several gradients; they are summed before the node passes its own gradient on
+(the multivariate chain rule). Leaves that require a gradient accumulate it into `.grad`.
+
+Each operation's forward and backward live side by side in `ops.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+# The one piece of global state: whether operations record the graph (see `no_grad`).
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block operations record no graph: for evaluation and for optimizer updates.
+
+    >>> with no_grad():
+    ...     prediction = model(x)      # no graph is built, nothing is kept for backward
+    """
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True outside `no_grad()` blocks."""
+    return _grad_enabled
+
+
+def _is_float(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
+    """`value` as a numeric ndarray, or a TypeError saying what was wrong with it."""
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"Tensor data must be numeric (a number, a list of numbers or an ndarray); "
+            f"could not convert {type(value).__name__}: {error}"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor data must be numeric (bool, int or float); got dtype {array.dtype} "
+            f"from {type(value).__name__}. Convert it first, e.g. np.asarray(data, dtype=float)."
+        )
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it and backpropagate.
+
+    `Tensor(data, requires_grad=False, dtype=None)`. `data` may be a number, a (nested) list or an
+    ndarray; floats become float64 unless `dtype` says otherwise (float32 stays float32 through
+    every operation and its gradient). Only floating tensors can require a gradient; integer and
+    bool tensors are fine as labels and masks.
+
+    After `loss.backward()`, every leaf tensor with `requires_grad=True` has `.grad`: a Tensor of
+    its own shape holding dLoss/dLeaf. Gradients accumulate across calls until set to None
+    (which is what `zero_grad()` does).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+
+    # NumPy defers to our reflected operators: `ndarray * Tensor` calls Tensor.__rmul__ and gives a
+    # Tensor, instead of NumPy building an object array of Tensors.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        array = _as_array(data, dtype)
+        if requires_grad and not _is_float(array.dtype):
+            raise TypeError(
+                f"only floating-point tensors can require a gradient; this one has dtype "
+                f"{array.dtype}. Pass dtype=np.float64 (or float32) to make it differentiable."
+            )
+        self.data: np.ndarray = array
+        self.grad: Tensor | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self._ctx: Function | None = None  # the op that produced this tensor; None for a leaf
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
+        """A result of an op: no conversion or validation (this is the hot path)."""
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.requires_grad = ctx is not None
+        out._ctx = ctx
+        return out
+
+    # ---------------------------------------------------------------- array-like attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (not produced by a recorded operation)."""
+        return self._ctx is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad_info = f", grad_fn={type(self._ctx).__name__}" if self._ctx is not None else (
+            ", requires_grad=True" if self.requires_grad else "")
+        body = np.array2string(self.data, prefix="Tensor(", separator=", ", threshold=20)
+        return f"Tensor({body}, dtype={self.dtype}{grad_info})"
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        # np.asarray(tensor) and matplotlib see the values.
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with exactly one element; this one has shape {self.shape}"
+            )
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data but cut off from the graph (never requires grad)."""
+        return Tensor._from_op(self.data, None)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place (only on floating leaves) and return self."""
+        if requires_grad and not _is_float(self.dtype):
+            raise TypeError(f"only floating-point tensors can require a gradient; got {self.dtype}")
+        if self._ctx is not None:
+            raise RuntimeError("requires_grad_() is for leaf tensors; use detach() on results")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # ---------------------------------------------------------------- backward
+    def backward(
+        self, grad: Any = None, retain_graph: bool = False, check_finite: bool = False
+    ) -> None:
+        """Backpropagate: add dSelf/dLeaf into `.grad` of every leaf that requires a gradient.
+
+        grad:          dLoss/dSelf. Omit it for a one-element tensor (it is then 1); give an
+                       array of self's shape for any other tensor.
+        retain_graph:  keep the graph's saved arrays so that backward can run through it again.
+                       By default they are released as soon as they are used, to free memory.
+        check_finite:  raise FloatingPointError as soon as an op's backward produces NaN or inf,
+                       naming the op (instead of letting it spread silently into the weights).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require a gradient: no input of the "
+                "computation had requires_grad=True (or it ran inside no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient works only for a one-element tensor (a "
+                    f"loss); this one has shape {self.shape}. Pass grad= an array of that shape."
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = _as_array(grad, self.dtype).copy()  # a copy: the walk may keep it in a .grad
+            if seed.shape != self.shape:
+                raise ValueError(
+                    f"backward(grad=...) needs a gradient of the tensor's shape {self.shape}; "
+                    f"got shape {seed.shape}"
+                )
+
+        # dLoss/dNode for the nodes reached but not yet processed, summed over all paths to them.
+        pending: dict[int, np.ndarray] = {id(self): seed}
+        handed_to_leaves: set[int] = set()
+        for node in _reverse_topological_order(self):
+            node_grad = pending.pop(id(node), None)
+            if node_grad is None:  # no path from the loss carried a gradient here
+                continue
+            ctx = node._ctx
+            if ctx is None:  # a leaf: accumulate
+                _accumulate_leaf_grad(node, node_grad, handed_to_leaves)
+                continue
+            input_grads = ctx.backward(node_grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for index, (parent, parent_grad) in enumerate(zip(ctx.parents, input_grads)):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                if check_finite and not np.all(np.isfinite(parent_grad)):
+                    raise FloatingPointError(
+                        f"{type(ctx).__name__}.backward produced NaN or inf in the gradient of "
+                        f"its input {index} (shape {parent.shape}). Look at that op's inputs: "
+                        f"log or division near 0, overflow in exp, or a NaN already in the loss."
+                    )
+                key = id(parent)
+                if key in pending:
+                    pending[key] = pending[key] + parent_grad  # a fresh array: never in place
+                else:
+                    pending[key] = parent_grad
+            if not retain_graph:
+                ctx.release()
+
+    # ---------------------------------------------------------------- arithmetic
+    def __add__(self, other: Any) -> Tensor:
+        return ops.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.GetItem.apply(self, index=index)
+
+    # ---------------------------------------------------------------- comparisons (no gradient)
+    # They return bool tensors that carry no gradient: a step function's derivative is 0.
+    def __lt__(self, other: Any) -> Tensor:
+        return Tensor(self.data < _as_array(other))
+
+    def __le__(self, other: Any) -> Tensor:
+        return Tensor(self.data <= _as_array(other))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return Tensor(self.data > _as_array(other))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return Tensor(self.data >= _as_array(other))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor(self.data == _as_array(other))
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor(self.data != _as_array(other))
+
+    __hash__ = object.__hash__  # tensors are hashed by identity, like PyTorch's
+
+    # ---------------------------------------------------------------- elementwise functions
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return ops.Clip.apply(self, low=min, high=max)
+
+    def maximum(self, other: Any) -> Tensor:
+        return ops.Maximum.apply(self, other)
+
+    # ---------------------------------------------------------------- reductions
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    # ---------------------------------------------------------------- shape
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape=shape)
+
+    def flatten(self) -> Tensor:
+        """A 1-D view of all elements (C order)."""
+        return ops.Reshape.apply(self, shape=(-1,))
+
+    def transpose(self, *axes: int) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.Transpose.apply(self, axes=axes or None)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
+        return ops.Transpose.apply(self, axes=None)
+
+
+def _reverse_topological_order(root: Tensor) -> list[Tensor]:
+    """Every node that needs a gradient and is reachable from `root`, each after all its consumers.
+
+    An iterative depth-first search (a recursive one overflows Python's stack on a chain of a few
+    thousand ops). A node is appended to `order` once all its parents are, so `order` lists
+    inputs before outputs; reversed, it lists each node after every node that uses it: by the
+    time the walk reaches a node, all gradients flowing into it have been summed.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is None:
+            continue
+        if ctx.released:
+            raise RuntimeError(
+                f"backward through a graph that was already released (at {type(ctx).__name__}): "
+                f"its saved arrays were freed by an earlier backward(). Call the first "
+                f"backward(retain_graph=True) to backpropagate through the same graph twice."
+            )
+        for parent in ctx.parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray, handed_to_leaves: set[int]) -> None:
+    """leaf.grad += grad, in place when a gradient is already there.
+
+    The first time, `grad` is stored without a copy when it is safe: an array that owns its
+    memory and was not already stored in another leaf during this walk (Add's backward hands the
+    same array to both inputs; a view would alias some other array). Otherwise a copy is stored,
+    so that a later in-place accumulation can never change two gradients at once.
+    """
+    if grad.shape != leaf.shape:  # an op's backward broke its contract: fail loudly
+        raise RuntimeError(f"gradient of shape {grad.shape} for a leaf of shape {leaf.shape}")
+    if leaf.grad is not None:
+        leaf.grad.data += grad
+        return
+    if grad.base is not None or not grad.flags.writeable or id(grad) in handed_to_leaves:
+        grad = np.array(grad)  # a copy, and a real ndarray even for a NumPy scalar
+    handed_to_leaves.add(id(grad))
+    leaf.grad = Tensor._from_op(grad, None)
+
+
+class Function:
+    """One differentiable operation, and the context of one use of it in a graph.
+
+    A subclass defines, side by side:
+      forward(self, *arrays, **options) -> ndarray     the value, from the inputs' arrays
+      backward(self, grad) -> tuple of ndarray | None  dLoss/dInput for each input, given
+                                                       grad = dLoss/dOutput (the VJP)
+    `forward` keeps what `backward` needs with `save_for_backward` (and nothing else), and
+    `backward` may skip inputs whose `needs_input_grad[i]` is False by returning None for them:
+    the expensive case is the data matrix in a training step, which never needs a gradient.
+    Backward must not modify `grad` in place (other ops may share it).
+    """
+
+    def __init__(self, parents: tuple[Tensor, ...]) -> None:
+        self.parents = parents
+        self.needs_input_grad = tuple(parent.requires_grad for parent in parents)
+        self.saved: tuple[Any, ...] = ()
+        self.released = False
+
+    def save_for_backward(self, *values: Any) -> None:
+        self.saved = values
+
+    def release(self) -> None:
+        """Drop the saved arrays and the links to the inputs, once backward no longer needs them."""
+        self.saved = ()
+        self.parents = ()
+        self.released = True
+
+    def check_inputs(self, *arrays: np.ndarray) -> None:
+        """Raise a clear error for inputs the op cannot take (overridden by ops that can fail)."""
+
+    def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...] | np.ndarray | None:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        """Run the op on tensors (or numbers / arrays) and record it in the graph if needed."""
+        tensors = _as_tensors(inputs)
+        ctx = cls(tensors)
+        arrays = [tensor.data for tensor in tensors]
+        ctx.check_inputs(*arrays)
+        out = ctx.forward(*arrays, **options)
+        if not isinstance(out, np.ndarray):  # NumPy gives scalars for 0-d results: keep arrays
+            out = np.asarray(out)
+        if _grad_enabled and any(ctx.needs_input_grad):
+            return Tensor._from_op(out, ctx)
+        return Tensor._from_op(out, None)  # nothing to differentiate: ctx and its saves are freed
+
+
+def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
+    """Wrap numbers and arrays as constant tensors.
+
+    A Python number takes the dtype of the floating tensor beside it, so `x32 * 0.5` stays
+    float32 (NumPy would make a float64 0-d array of it and upcast the result).
+    """
+    if all(isinstance(value, Tensor) for value in inputs):
+        return inputs  # type: ignore[return-value]
+    like = next((v.dtype for v in inputs if isinstance(v, Tensor) and _is_float(v.dtype)), None)
+    tensors = []
+    for value in inputs:
+        if isinstance(value, Tensor):
+            tensors.append(value)
+        elif isinstance(value, (bool, int, float)) and like is not None:
+            tensors.append(Tensor._from_op(np.asarray(value, dtype=like), None))
+        else:
+            tensors.append(Tensor._from_op(_as_array(value), None))
+    return tuple(tensors)
+
+
+# ops.py defines the operations as subclasses of Function (above), so it is imported last.
+from tinygrad_edu import ops  # noqa: E402
