@@ -451,28 +451,28 @@ def _index_arrays(index: Any) -> Any:
 
 # ==================================================================== fused loss
 class BinaryCrossEntropyWithLogits(Function):
-    """L = mean over samples of  -[y log sigma(z) + (1 - y) log(1 - sigma(z))],  from logits z.
+    """L = -(1/m) sum [y log sigma(z) + (1 - y) log(1 - sigma(z))], from logits z of shape (.., m).
 
-    Written stably as  max(z, 0) - z y + log(1 + e^-|z|), finite for any z. Its gradient is the
-    famous  dL/dz = (sigma(z) - y) / m: the sigmoid's derivative cancels the loss's
-    1 / (a (1 - a)), so no division by a tiny a (1 - a) is ever made. m = number of elements.
+    Written stably as (1/m) sum [max(z, 0) - z y + log(1 + e^-|z|)], finite for any z. Its
+    gradient is the famous dL/dz = (sigma(z) - y) / m: the sigmoid's derivative a (1 - a) cancels
+    the loss's 1 / (a (1 - a)), so no division by a tiny a (1 - a) is ever made.
+    m is the number of samples, the last axis (samples are columns).
     """
 
     def check_inputs(self, z: np.ndarray, y: np.ndarray) -> None:
-        if z.shape != y.shape:
+        if z.shape != y.shape or z.ndim == 0:
             raise ValueError(f"binary_cross_entropy_with_logits: logits of shape {z.shape} and "
-                             f"labels of shape {y.shape} must have the same shape")
+                             f"labels of shape {y.shape} must have the same shape, (1, m)")
 
     def forward(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        m = z.shape[-1]
         losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
         self.save_for_backward(z, y)
-        return np.asarray(losses.mean())
+        return np.asarray(losses.sum() / m)
 
     def backward(self, grad: np.ndarray):
         z, y = self.saved
-        a = stable_sigmoid(z)
-        grad_z = grad * (a - y) / z.size if self.needs_input_grad[0] else None
-        grad_y = None
-        if self.needs_input_grad[1]:  # dL/dy = -z / m (labels rarely need it, but it is exact)
-            grad_y = -grad * z / z.size
+        m = z.shape[-1]
+        grad_z = grad * (stable_sigmoid(z) - y) / m if self.needs_input_grad[0] else None
+        grad_y = -grad * z / m if self.needs_input_grad[1] else None  # exact, rarely wanted
         return grad_z, grad_y

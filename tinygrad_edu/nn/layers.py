@@ -1,0 +1,128 @@
+"""Layers: Linear, the activations, Dropout.
+
+Samples are columns, as in the course: a batch x has shape (features, m), and Linear computes
+z = W @ x + b with W of shape (out, in) and b of shape (out, 1), broadcast over the m columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.nn.init import Initializer, get_initializer
+from tinygrad_edu.nn.module import Module
+from tinygrad_edu.tensor import Tensor
+
+
+def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """A Generator from a Generator, a seed, or None (fresh entropy: not reproducible)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None; "
+                    f"got {type(rng).__name__}")
+
+
+class Linear(Module):
+    """z = W @ x + b, for x of shape (in_features, m): one column per sample, as in the course.
+
+    W has shape (out_features, in_features) and is drawn by `init` ("small", "xavier", "he",
+    "he_course", or a callable (shape, rng) -> ndarray); b has shape (out_features, 1) and starts
+    at zero. Autodiff gives the course's formulas: dW = dz @ x^T, db = sum of dz over the columns,
+    dx = W^T @ dz (the last only when x requires a gradient).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: str | Initializer = "small", rng: np.random.Generator | int | None = None,
+                 dtype: Any = np.float64) -> None:
+        for label, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Linear: {label} must be a positive integer, got {value!r}")
+        if not np.issubdtype(np.dtype(dtype), np.floating):
+            raise TypeError(f"Linear: dtype must be a floating dtype, got {np.dtype(dtype)}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        initializer = get_initializer(init)
+        self.init_name = getattr(initializer, "__name__", repr(initializer))
+        shape = (self.out_features, self.in_features)
+        weight = np.asarray(initializer(shape, as_generator(rng)), dtype=dtype)
+        if weight.shape != shape:
+            raise ValueError(f"Linear: initializer {self.init_name} returned shape {weight.shape}, "
+                             f"expected {shape}")
+        self.weight = Tensor(weight, requires_grad=True)
+        self.bias = Tensor(np.zeros((self.out_features, 1), dtype=dtype), requires_grad=True) \
+            if bias else None
+
+    def forward(self, x: Tensor | np.ndarray) -> Tensor:
+        if x.ndim != 2 or x.shape[0] != self.in_features:
+            raise ValueError(
+                f"{self!r}: input of shape {tuple(x.shape)} does not fit; expected "
+                f"({self.in_features}, m), one column per sample. (A batch of row samples "
+                f"needs x.T.)"
+            )
+        z = self.weight @ x  # (out, in) @ (in, m) -> (out, m)
+        if self.bias is not None:
+            z = z + self.bias  # (out, m) + (out, 1): the same bias for every sample
+        return z
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, init={self.init_name}")
+
+
+class Sigmoid(Module):
+    """a = sigma(z) = 1 / (1 + e^-z); with centered=True, a = sigma(z) - 0.5 (the course's
+    zero-centred variant for Xavier initialization). sigma'(z) = a (1 - a) <= 1/4 either way."""
+
+    def __init__(self, centered: bool = False) -> None:
+        self.centered = centered
+
+    def forward(self, z: Tensor) -> Tensor:
+        a = z.sigmoid()
+        return a - 0.5 if self.centered else a
+
+    def extra_repr(self) -> str:
+        return "centered=True" if self.centered else ""
+
+
+class ReLU(Module):
+    """a = max(z, 0); relu'(z) = 1 for z > 0 and 0 otherwise (0 at z = 0)."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z.relu()
+
+
+class Tanh(Module):
+    """a = tanh(z); tanh'(z) = 1 - a^2 <= 1, centred on 0."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z.tanh()
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, keep each unit with probability keep_prob and divide the kept
+    ones by keep_prob, so that the expected activation is unchanged and evaluation needs no
+    rescaling; in evaluation mode, the identity.
+
+    The mask is a constant of the graph: a = x * (d / keep_prob), so autodiff gives
+    dx = da * d / keep_prob, the 1/keep_prob included (the course's backward forgot it).
+    The last mask used (already divided by keep_prob) is kept in `last_mask` for inspection.
+    """
+
+    def __init__(self, keep_prob: float = 0.8, rng: np.random.Generator | int | None = None):
+        if not 0.0 < keep_prob <= 1.0:
+            raise ValueError(f"Dropout: keep_prob must be in (0, 1], got {keep_prob!r}")
+        self.keep_prob = float(keep_prob)
+        self.rng = as_generator(rng)
+        self.last_mask: np.ndarray | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.keep_prob == 1.0:
+            return x
+        keep = self.rng.random(x.shape) < self.keep_prob
+        self.last_mask = keep.astype(x.dtype) / np.asarray(self.keep_prob, dtype=x.dtype)
+        return x * self.last_mask
+
+    def extra_repr(self) -> str:
+        return f"keep_prob={self.keep_prob}"

@@ -1,0 +1,227 @@
+"""`Module`: the base of layers and networks, and `Sequential`.
+
+A Module finds its parameters and sub-modules by looking at its own attributes, as PyTorch does:
+a Tensor attribute with `requires_grad=True` is a parameter, a Module attribute is a sub-module,
+and lists or tuples of either count too. So a network is written as plain Python:
+
+    class Net(Module):
+        def __init__(self):
+            self.fc1 = Linear(12288, 30)
+            self.act1 = ReLU()
+            self.fc2 = Linear(30, 1)
+        def forward(self, x):
+            return self.fc2(self.act1(self.fc1(x))).sigmoid()
+
+and `Net().named_parameters()` yields ("fc1.weight", ...), ("fc1.bias", ...), ...
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.tensor import Tensor
+
+ForwardHook = Callable[["Module", tuple[Any, ...], Any], None]
+
+CHECKPOINT_FORMAT = "tinygrad_edu.state_dict/1"
+
+
+class CheckpointError(ValueError):
+    """A state dict or checkpoint file does not fit the model (names or shapes), or is unreadable."""
+
+
+class HookHandle:
+    """Returned by `register_forward_hook`; `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list[ForwardHook], hook: ForwardHook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Module:
+    """Base class of layers and networks. Subclasses define `forward`; calling the module calls it.
+
+    `training` is True until `eval()`; layers such as Dropout behave differently in each mode.
+    """
+
+    training: bool = True  # a class default, so subclasses need not call super().__init__()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.forward(*args, **kwargs)
+        for hook in self.__dict__.get("_forward_hooks", ()):
+            hook(self, args, out)
+        return out
+
+    def register_forward_hook(self, hook: ForwardHook) -> HookHandle:
+        """Call `hook(module, inputs, output)` after every forward (the gradient monitor uses it)."""
+        hooks = self.__dict__.setdefault("_forward_hooks", [])
+        hooks.append(hook)
+        return HookHandle(hooks, hook)
+
+    # ---------------------------------------------------------------- discovery
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-modules, by attribute name (`fc1`, or `layers.0` inside a list)."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for index, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{index}", item
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (named `prefix`) and every sub-module below it, depth first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> list[Module]:
+        return [module for _, module in self.named_modules()]
+
+    def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        """Every parameter once, named by its path: ("fc1.weight", W1), ("fc1.bias", b1), ..."""
+        seen: set[int] = set()  # a tensor shared by two layers is one parameter
+        for module_name, module in self.named_modules():
+            for name, value in vars(module).items():
+                for local_name, tensor in _tensors_in(name, value):
+                    if tensor.requires_grad and id(tensor) not in seen:
+                        seen.add(id(tensor))
+                        yield (f"{module_name}.{local_name}" if module_name else local_name), tensor
+
+    def parameters(self) -> list[Tensor]:
+        return [tensor for _, tensor in self.named_parameters()]
+
+    # ---------------------------------------------------------------- modes and gradients
+    def train(self, mode: bool = True) -> Module:
+        """Put this module and all its sub-modules in training mode (or evaluation mode)."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget accumulated gradients (set every parameter's .grad to None)."""
+        for tensor in self.parameters():
+            tensor.grad = None
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter's values, by name."""
+        return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy values into the parameters. Refuses (and changes nothing) when a name is missing
+        or unexpected, or a shape differs, naming every such entry."""
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        mis_shaped = [f"{name}: checkpoint {np.shape(state[name])}, model {own[name].shape}"
+                      for name in own if name in state and np.shape(state[name]) != own[name].shape]
+        problems = []
+        if missing:
+            problems.append(f"missing {missing}")
+        if unexpected:
+            problems.append(f"unexpected {unexpected}")
+        if mis_shaped:
+            problems.append("wrong shape " + "; ".join(mis_shaped))
+        if problems:
+            raise CheckpointError(f"state dict does not fit {type(self).__name__}: "
+                                  + ", ".join(problems))
+        for name, tensor in own.items():
+            np.copyto(tensor.data, np.asarray(state[name]), casting="same_kind")
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state dict to an HDF5 file (one dataset per parameter; no pickle).
+
+        The file is written under a temporary name in the same folder and then renamed, so a
+        crash never leaves a half-written checkpoint where a good one was.
+        """
+        import h5py
+
+        path = Path(path)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(handle)
+        try:
+            with h5py.File(temporary, "w") as file:
+                file.attrs["format"] = CHECKPOINT_FORMAT
+                file.attrs["model"] = type(self).__name__
+                for name, values in self.state_dict().items():
+                    file.create_dataset(name.replace(".", "/"), data=values)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Load parameters saved by `save` (names and shapes must match this model)."""
+        import h5py
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+        state: dict[str, np.ndarray] = {}
+        try:
+            with h5py.File(path, "r") as file:
+                if file.attrs.get("format") != CHECKPOINT_FORMAT:
+                    raise CheckpointError(f"{path} is not a tinygrad_edu checkpoint (no format "
+                                          f"attribute {CHECKPOINT_FORMAT!r})")
+                file.visititems(lambda name, item: state.__setitem__(
+                    name.replace("/", "."), item[()]) if isinstance(item, h5py.Dataset) else None)
+        except OSError as error:
+            raise CheckpointError(f"cannot read checkpoint {path} as HDF5: {error}") from None
+        self.load_state_dict(state)
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def _tensors_in(name: str, value: Any) -> list[tuple[str, Tensor]]:
+    """The tensors an attribute holds: itself, or the items of a list or tuple (`name.i`)."""
+    if isinstance(value, Tensor):
+        return [(name, value)]
+    if isinstance(value, (list, tuple)):
+        return [(f"{name}.{i}", item) for i, item in enumerate(value) if isinstance(item, Tensor)]
+    return []
+
+
+class Sequential(Module):
+    """Modules applied one after the other: Sequential(Linear(4, 3), ReLU(), Linear(3, 1))."""
+
+    def __init__(self, *layers: Module) -> None:
+        for position, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: item {position} is a {type(layer).__name__}, "
+                                f"not a Module")
+        self.layers = list(layers)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> Module:
+        return self.layers[index]
