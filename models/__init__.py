@@ -40,7 +40,7 @@ class CourseNet(nn.Module):
         self.sizes = list(sizes)
         self.hidden_activation = hidden_activation
         self.depth = len(sizes) - 1
-        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
             # setattr, because the number of layers varies; the names are the course's.
             setattr(self, f"fc{layer}", nn.Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
             if layer < self.depth:
@@ -99,7 +99,7 @@ class ModelSpec:
                          rng=seed, dtype=dtype)
 
     def loss_fn(self) -> LossFunction:
-        """BCE on the output (or on the logits) plus (lamda / 2m) ||W||^2 on the penalized layers."""
+        """BCE on the output (or on the logits) + (lamda / 2m) ||W||^2 on the penalized layers."""
         lamda, layers, logits = self.lamda, self.penalized_layers, self.logits_loss
 
         def loss(model: CourseNet, x: Tensor, y: Tensor) -> Tensor:

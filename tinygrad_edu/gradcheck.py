@@ -98,6 +98,6 @@ def gradcheck(
                     f"atol={atol}, rtol={rtol})"
                 )
     finally:
-        for tensor, grad in zip(tensors, saved_grads):
+        for tensor, grad in zip(tensors, saved_grads, strict=True):
             tensor.grad = grad
     return True

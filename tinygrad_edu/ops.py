@@ -33,7 +33,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     extra = grad.ndim - len(shape)
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1)
+    stretched = tuple(axis for axis, size in enumerate(shape)
+                      if size == 1 and grad.shape[axis] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad
@@ -142,7 +143,7 @@ class Pow(BroadcastingOp):
 
 
 class Maximum(BroadcastingOp):
-    """out = max(a, b) elementwise.   The gradient goes to the larger input; at a tie each gets half."""
+    """out = max(a, b) elementwise. The gradient goes to the larger input; a tie splits it 50/50."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = np.maximum(a, b)

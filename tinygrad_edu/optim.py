@@ -88,7 +88,7 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         correction1 = 1 - beta1**self.steps
         correction2 = 1 - beta2**self.steps
-        for param, m, v in zip(self.params, self.first_moments, self.second_moments):
+        for param, m, v in zip(self.params, self.first_moments, self.second_moments, strict=True):
             if param.grad is None:
                 continue
             g = param.grad.data

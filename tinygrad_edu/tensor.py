@@ -217,7 +217,11 @@ class Tensor:
             input_grads = ctx.backward(node_grad)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
-            for index, (parent, parent_grad) in enumerate(zip(ctx.parents, input_grads)):
+            if len(input_grads) != len(ctx.parents):
+                raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(input_grads)} "
+                                   f"gradients for {len(ctx.parents)} inputs")
+            for index, (parent, parent_grad) in enumerate(
+                    zip(ctx.parents, input_grads, strict=True)):
                 if parent_grad is None or not parent.requires_grad:
                     continue
                 if check_finite and not np.all(np.isfinite(parent_grad)):

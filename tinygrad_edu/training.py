@@ -40,7 +40,7 @@ def fit(
 
     x is (features, m) and y is (1, m): samples are columns. `loss_fn(model, x, y)` returns the
     scalar objective, penalties included. A loss that turns NaN or inf stops training with a
-    FloatingPointError naming the iteration. `progress` shows a progress bar (a string is its label).
+    FloatingPointError naming the iteration. `progress` shows a progress bar (a string labels it).
     """
     if not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise ValueError(f"fit: iterations must be a positive integer, got {iterations!r}")

@@ -1,4 +1,4 @@
-"""Weight initializers: each is a function `(shape, rng) -> ndarray` for a weight of shape (out, in).
+"""Weight initializers: functions `(shape, rng) -> ndarray` for a weight of shape (out, in).
 
 n_in = shape[1] is the number of incoming connections of a neuron (fan-in), n_out = shape[0].
 All draws go through the `numpy.random.Generator` passed in, so a seed reproduces a model exactly.

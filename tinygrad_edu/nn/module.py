@@ -33,7 +33,7 @@ CHECKPOINT_FORMAT = "tinygrad_edu.state_dict/1"
 
 
 class CheckpointError(ValueError):
-    """A state dict or checkpoint file does not fit the model (names or shapes), or is unreadable."""
+    """A state dict or checkpoint does not fit the model (names or shapes), or is unreadable."""
 
 
 class HookHandle:
@@ -65,7 +65,7 @@ class Module:
         return out
 
     def register_forward_hook(self, hook: ForwardHook) -> HookHandle:
-        """Call `hook(module, inputs, output)` after every forward (the gradient monitor uses it)."""
+        """Call `hook(module, inputs, output)` after each forward (the gradient monitor uses it)."""
         hooks = self.__dict__.setdefault("_forward_hooks", [])
         hooks.append(hook)
         return HookHandle(hooks, hook)
@@ -153,7 +153,8 @@ class Module:
         import h5py
 
         path = Path(path)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
         os.close(handle)
         try:
             with h5py.File(temporary, "w") as file:
