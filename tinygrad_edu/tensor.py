@@ -47,7 +47,7 @@ def is_grad_enabled() -> bool:
 
 
 def _is_float(dtype: np.dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    return dtype.kind == "f"
 
 
 def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
@@ -431,7 +431,7 @@ class Function:
 
     def __init__(self, parents: tuple[Tensor, ...]) -> None:
         self.parents = parents
-        self.needs_input_grad = tuple(parent.requires_grad for parent in parents)
+        self.needs_input_grad = tuple([parent.requires_grad for parent in parents])
         self.saved: tuple[Any, ...] = ()
         self.released = False
 
@@ -474,9 +474,11 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     A Python number takes the dtype of the floating tensor beside it, so `x32 * 0.5` stays
     float32 (NumPy would make a float64 0-d array of it and upcast the result).
     """
-    if all(isinstance(value, Tensor) for value in inputs):
-        return inputs  # type: ignore[return-value]
-    like = next((v.dtype for v in inputs if isinstance(v, Tensor) and _is_float(v.dtype)), None)
+    like = None  # the dtype of the first floating tensor among the inputs
+    for value in inputs:
+        if isinstance(value, Tensor) and value.data.dtype.kind == "f":
+            like = value.data.dtype
+            break
     tensors = []
     for value in inputs:
         if isinstance(value, Tensor):
