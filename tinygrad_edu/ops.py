@@ -49,8 +49,10 @@ def _normalize_axes(axis: int | tuple[int, ...] | list[int] | None, ndim: int) -
     for a in axes:
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-        normalized.append(int(a) % ndim if ndim else 0)
-    return tuple(sorted(set(normalized)))
+        normalized.append(int(a) % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"axis {axis} names the same axis twice")
+    return tuple(sorted(normalized))
 
 
 def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
@@ -183,6 +185,11 @@ class MatMul(Function):
                 f"({inner_a}) must equal the rows of the right ({inner_b}). Samples are columns "
                 f"here: x is (features, m) and W is (out, in)."
             )
+        try:  # batch dimensions (all but the last two) broadcast like elementwise shapes
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"MatMul: the batch dimensions of shapes {a.shape} and {b.shape} "
+                             f"do not broadcast") from None
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.save_for_backward(a, b)
@@ -407,9 +414,13 @@ class Transpose(Function):
     """out = x with its axes permuted (reversed by default).   dL/dx = grad, permuted back."""
 
     def forward(self, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
-        if axes is not None and sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: {tuple(axes)} is not a permutation of the "
-                             f"{x.ndim} axes of a tensor of shape {x.shape}")
+        if axes is not None:
+            # Normalized (-1 -> ndim - 1) so that argsort in backward inverts the permutation.
+            normalized = tuple(a + x.ndim if -x.ndim <= a < 0 else a for a in axes)
+            if sorted(normalized) != list(range(x.ndim)):
+                raise ValueError(f"transpose: {tuple(axes)} is not a permutation of the "
+                                 f"{x.ndim} axes of a tensor of shape {x.shape}")
+            axes = normalized
         self.save_for_backward(axes)
         return np.transpose(x, axes)
 

@@ -135,6 +135,12 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             f"use (t > 0).data.any() or .all()")
+        return bool(self.data)
+
     def __repr__(self) -> str:
         grad_info = f", grad_fn={type(self._ctx).__name__}" if self._ctx is not None else (
             ", requires_grad=True" if self.requires_grad else "")
@@ -410,7 +416,9 @@ def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray, handed_to_leaves: set[
     if leaf.grad is not None:
         leaf.grad.data += grad
         return
-    if grad.base is not None or not grad.flags.writeable or id(grad) in handed_to_leaves:
+    if grad.dtype != leaf.dtype:  # e.g. a float64 array met a float32 leaf: keep the leaf's dtype
+        grad = grad.astype(leaf.dtype)
+    elif grad.base is not None or not grad.flags.writeable or id(grad) in handed_to_leaves:
         grad = np.array(grad)  # a copy, and a real ndarray even for a NumPy scalar
     handed_to_leaves.add(id(grad))
     leaf.grad = Tensor._from_op(grad, None)
