@@ -1,0 +1,298 @@
+"""gradcheck and the testing helpers: they pass on correct gradients and fail loudly on wrong ones.
+
+A checker that never fails proves nothing, so most tests here feed it a deliberately wrong
+Function and check that the error names the input, the element and both values.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Function, GradcheckError, Tensor, gradcheck
+from tinygrad_edu.gradcheck import numerical_grad
+from tinygrad_edu.testing import (
+    arrays,
+    assert_grad_close,
+    away_from,
+    axes_for,
+    broadcastable_shapes,
+    distinct_arrays,
+    positive_arrays,
+    shapes,
+)
+
+
+def leaf(values) -> Tensor:
+    return Tensor(np.array(values, dtype=np.float64), requires_grad=True)
+
+
+class WrongSquare(Function):
+    """out = x^2 with a wrong backward: grad * x instead of grad * 2x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * x
+
+
+class WrongOnlyForPositive(Function):
+    """out = 3x with a backward that is right except where x > 0 (there it gives 0)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return 3 * x
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * np.where(x > 0, 0.0, 3.0)
+
+
+class WrongSecondInput(Function):
+    """out = a * b with dL/db wrong (grad * a + 1)."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved
+        return grad * b, grad * a + 1.0
+
+
+class UnreversedFlip(Function):
+    """out = x reversed, with a backward that forgets to reverse the gradient back.
+
+    Its error cancels when every output gets the same weight (the seed of ones), so only a
+    check of the VJP with a non-uniform vector catches it.
+    """
+
+    def forward(self, x):
+        return x[::-1].copy()
+
+    def backward(self, grad):
+        return grad
+
+
+def values_in(message: str) -> list[float]:
+    return [float(v) for v in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", message)]
+
+
+# ==================================================================== gradcheck passes
+def test_gradcheck_passes_on_correct_ops():
+    x = leaf(np.linspace(-1.0, 1.0, 6).reshape(2, 3))
+    w = leaf(np.linspace(0.5, 2.0, 6).reshape(3, 2))
+    assert gradcheck(lambda a: (a * a).sigmoid(), x) is True
+    assert gradcheck(lambda a, b: (a @ b).tanh().sum(), x, w) is True
+    assert gradcheck(lambda a, b: a @ b, x, Tensor(w.data)) is True   # a constant input is fine
+
+
+# ==================================================================== gradcheck fails
+def test_gradcheck_fails_on_a_wrong_backward_naming_input_element_and_values():
+    x = leaf([1.5, -2.0])
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda t: WrongSquare.apply(t).sum(), x)
+    assert isinstance(error.value, AssertionError)
+    message = str(error.value)
+    assert "input 0" in message and "(0,)" in message, message
+    autodiff, numeric = 1.5, 3.0      # x (wrong) and 2x (finite differences) at element 0
+    found = values_in(message)
+    assert any(v == autodiff for v in found), message
+    assert any(abs(v - numeric) < 1e-6 for v in found), message
+
+
+def test_gradcheck_names_the_wrong_element():
+    x = leaf([-1.0, -2.0, 3.0, -4.0])
+    with pytest.raises(GradcheckError, match=r"index \(2,\)") as error:
+        gradcheck(lambda t: WrongOnlyForPositive.apply(t).sum(), x)
+    found = values_in(str(error.value))
+    assert 0.0 in found and any(abs(v - 3.0) < 1e-6 for v in found), str(error.value)
+
+
+def test_gradcheck_names_the_wrong_input():
+    a, b = leaf([[1.0, 2.0]]), leaf([[3.0, 4.0]])
+    with pytest.raises(GradcheckError, match="input 1"):
+        gradcheck(lambda x, y: WrongSecondInput.apply(x, y), a, b)
+
+
+def test_gradcheck_checks_the_vjp_with_non_uniform_weights():
+    x = leaf([1.0, 2.0, 3.0])
+    assert UnreversedFlip.apply(x).sum().item() == 6.0
+    gradcheck(lambda t: UnreversedFlip.apply(t).sum(), x)   # the seed of ones hides the bug...
+    with pytest.raises(GradcheckError):                     # ...random weights do not
+        gradcheck(lambda t: UnreversedFlip.apply(t), x)
+
+
+def test_gradcheck_fails_on_a_small_error_its_tolerance_cannot_hide():
+    """A gradient off by 1e-4 (relative) is caught at the default atol=1e-6, rtol=1e-5."""
+
+    class SlightlyWrong(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad):
+            return grad * 2 * (1 + 1e-4)
+
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: SlightlyWrong.apply(t), leaf([1.0, 2.0]))
+
+
+# ==================================================================== gradcheck rejects
+def test_gradcheck_rejects_float32_inputs():
+    x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    with pytest.raises(TypeError, match="float64") as error:
+        gradcheck(lambda t: t * 2, leaf([1.0]), x)
+    assert "input 1" in str(error.value) and "float32" in str(error.value)
+
+
+def test_gradcheck_rejects_inputs_without_requires_grad():
+    with pytest.raises(ValueError, match="requires_grad"):
+        gradcheck(lambda t: t * 2, Tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("bad", [np.array([1.0, 2.0]), [1.0, 2.0], 3.0])
+def test_gradcheck_rejects_non_tensor_arguments(bad):
+    with pytest.raises(TypeError, match="argument 1") as error:
+        gradcheck(lambda a, b: a * b, leaf([1.0, 2.0]), bad)
+    assert type(bad).__name__ in str(error.value)
+
+
+def test_gradcheck_rejects_no_arguments_and_non_tensor_results():
+    with pytest.raises(ValueError, match="at least one"):
+        gradcheck(lambda: Tensor(1.0))
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        gradcheck(lambda t: t.data * 2, leaf([1.0]))
+
+
+def test_gradcheck_reports_nan_in_the_backward_pass():
+    class NanBackward(Function):
+        def forward(self, x):
+            return x + 1
+
+        def backward(self, grad):
+            return grad * np.nan
+
+    with pytest.raises(FloatingPointError, match="NanBackward"):
+        gradcheck(lambda t: NanBackward.apply(t).sum(), leaf([1.0]))
+
+
+# ==================================================================== gradcheck leaves no trace
+def test_gradcheck_restores_existing_grads_and_data():
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    existing = Tensor([10.0, 20.0])
+    x.grad = existing
+    data_before = x.data.copy(), y.data.copy()
+    gradcheck(lambda a, b: (a * b).exp(), x, y)
+    assert x.grad is existing
+    np.testing.assert_array_equal(existing.data, [10.0, 20.0])
+    assert y.grad is None
+    np.testing.assert_array_equal(x.data, data_before[0])
+    np.testing.assert_array_equal(y.data, data_before[1])
+
+
+def test_gradcheck_restores_existing_grads_when_it_fails():
+    x = leaf([1.0, 2.0])
+    existing = Tensor([7.0, 7.0])
+    x.grad = existing
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: WrongSquare.apply(t), x)
+    assert x.grad is existing
+    np.testing.assert_array_equal(existing.data, [7.0, 7.0])
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+
+
+def test_numerical_grad_matches_a_known_derivative():
+    x = leaf([0.5, 1.0, 2.0])
+    estimate = numerical_grad(lambda t: (t * t * t).sum(), (x,), 0)
+    assert_grad_close(estimate, 3 * x.data ** 2, rtol=1e-8, atol=1e-9, name="d(x^3)/dx")
+    np.testing.assert_array_equal(x.data, [0.5, 1.0, 2.0])
+
+
+# ==================================================================== the testing helpers
+def test_assert_grad_close_accepts_tensors_and_arrays():
+    assert_grad_close(Tensor([1.0, 2.0]), np.array([1.0, 2.0 + 1e-12]))
+    assert_grad_close(np.array(3.0), Tensor(3.0))
+    assert_grad_close([1.0], [1.0 + 5e-7], rtol=1e-6)
+
+
+def test_assert_grad_close_names_the_gradient_the_worst_index_and_both_values():
+    actual = np.array([[1.0, 2.0], [3.0, 4.0]])
+    expected = np.array([[1.0, 2.5], [3.0, 9.0]])
+    with pytest.raises(AssertionError) as error:
+        assert_grad_close(actual, expected, name="dW1")
+    message = str(error.value)
+    assert message.startswith("dW1")
+    assert "(1, 1)" in message and "4.0" in message and "9.0" in message, message
+    assert "2 of 4" in message
+
+
+def test_assert_grad_close_fails_on_nan_shape_and_none():
+    with pytest.raises(AssertionError, match="nan"):
+        assert_grad_close([1.0, np.nan], [1.0, 1.0], name="g")
+    with pytest.raises(AssertionError, match=r"\(2,\).*\(2, 1\)"):
+        assert_grad_close(np.ones(2), np.ones((2, 1)))
+    with pytest.raises(AssertionError, match="None"):
+        assert_grad_close(None, np.ones(2))
+    with pytest.raises(AssertionError):
+        assert_grad_close([1.0], [1.0 + 1e-5])        # the default rtol is 1e-6
+
+
+@given(arrays(shapes()))
+def test_arrays_are_finite_normal_and_in_range(x):
+    assert x.dtype == np.float64 and np.all(np.isfinite(x))
+    assert np.all((-3.0 <= x) & (x <= 3.0))
+    tiny = np.finfo(np.float64).tiny
+    assert np.all((x == 0) | (np.abs(x) >= tiny))
+
+
+@given(arrays((3,), low=-0.5, high=0.5, dtype=np.float32), positive_arrays(shapes()))
+def test_arrays_keep_dtype_and_positive_arrays_are_positive(x32, p):
+    assert x32.dtype == np.float32 and np.all(np.abs(x32) <= 0.5)
+    assert np.all(p >= 0.1)
+
+
+@given(st.data())
+def test_away_from_keeps_every_element_a_gap_from_every_kink(data):
+    kinks = data.draw(st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=3))
+    x = data.draw(arrays(shapes()).map(away_from(kinks)))
+    for kink in kinks:
+        assert np.all(np.abs(x - kink) >= 1e-3), (kink, x)
+
+
+def test_away_from_moves_only_close_elements():
+    x = np.array([-1.0, -0.0004, 0.0, 0.0009, 0.5])
+    pushed = away_from([0.0])(x)
+    np.testing.assert_array_equal(pushed, [-1.0, 0.002, 0.002, 0.002, 0.5])
+    np.testing.assert_array_equal(x, [-1.0, -0.0004, 0.0, 0.0009, 0.5])  # input not modified
+
+
+@given(st.data())
+def test_distinct_arrays_have_no_ties(data):
+    shape = data.draw(shapes())
+    x = data.draw(distinct_arrays(shape))
+    assert x.shape == shape
+    values = np.sort(x.ravel())
+    assert np.all(np.diff(values) >= 1e-3) and values.min() >= -3.0 and values.max() < 3.0
+
+
+@given(broadcastable_shapes())
+def test_broadcastable_shapes_broadcast(pair):
+    shape_a, shape_b = pair
+    np.broadcast_shapes(shape_a, shape_b)
+    assert len(shape_a) <= 3 and len(shape_b) <= 3
+
+
+@given(st.data())
+def test_axes_for_draws_valid_numpy_axes(data):
+    shape = data.draw(shapes())
+    axis = data.draw(axes_for(len(shape)))
+    np.sum(np.zeros(shape), axis=axis)   # NumPy accepts it
+    if isinstance(axis, tuple):
+        assert len({a % len(shape) for a in axis}) == len(axis)
