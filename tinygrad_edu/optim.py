@@ -13,6 +13,10 @@ import numpy as np
 from tinygrad_edu.tensor import Tensor
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 class Optimizer:
     """Holds the parameters to update; subclasses define `step()`."""
 
@@ -25,7 +29,7 @@ class Optimizer:
             if not isinstance(param, Tensor) or not param.requires_grad:
                 raise ValueError(f"{type(self).__name__}: parameter {position} is not a Tensor "
                                  f"with requires_grad=True")
-        if not isinstance(lr, (int, float, np.floating)) or not np.isfinite(lr) or lr <= 0:
+        if not _is_number(lr) or not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"{type(self).__name__}: the learning rate must be a finite number "
                              f"> 0, got {lr!r}")
         self.lr = float(lr)
@@ -79,18 +83,21 @@ class Adam(Optimizer):
         if not eps > 0:
             raise ValueError(f"Adam: eps must be > 0, got {eps!r}")
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
-        self.steps = 0
+        # Steps are counted per parameter, as in PyTorch: a parameter that had no gradient at
+        # some step starts its bias correction at its own first update.
+        self.steps = [0] * len(self.params)
         self.first_moments = [np.zeros_like(p.data) for p in self.params]
         self.second_moments = [np.zeros_like(p.data) for p in self.params]
 
     def step(self) -> None:
-        self.steps += 1
         beta1, beta2 = self.betas
-        correction1 = 1 - beta1**self.steps
-        correction2 = 1 - beta2**self.steps
-        for param, m, v in zip(self.params, self.first_moments, self.second_moments, strict=True):
+        for index, (param, m, v) in enumerate(
+                zip(self.params, self.first_moments, self.second_moments, strict=True)):
             if param.grad is None:
                 continue
+            self.steps[index] += 1
+            correction1 = 1 - beta1 ** self.steps[index]
+            correction2 = 1 - beta2 ** self.steps[index]
             g = param.grad.data
             m *= beta1
             m += (1 - beta1) * g

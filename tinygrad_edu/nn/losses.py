@@ -26,9 +26,10 @@ def _check_pair(name: str, prediction: Tensor, y: Tensor) -> None:
 def _labels(y: Tensor | np.ndarray, like: Tensor) -> Tensor:
     """Labels as a constant tensor in the predictions' dtype, checked to lie in [0, 1]."""
     data = y.data if isinstance(y, Tensor) else np.asarray(y)
-    if data.size and (np.min(data) < 0 or np.max(data) > 1):
-        raise ValueError(f"labels must lie in [0, 1] (1 = cat); got values from "
-                         f"{np.min(data)} to {np.max(data)}")
+    inside = (data >= 0) & (data <= 1)  # False for NaN too
+    if not np.all(inside):
+        raise ValueError(f"labels must lie in [0, 1] (1 = cat); got {data[~inside][:5]} "
+                         f"({int((~inside).sum())} bad labels)")
     return y if isinstance(y, Tensor) and y.dtype == like.dtype else Tensor(data, dtype=like.dtype)
 
 
@@ -59,9 +60,10 @@ def binary_cross_entropy_with_logits(z: Tensor, y: Tensor | np.ndarray) -> Tenso
 
 
 def _check_penalty(name: str, lamda: float, m: int) -> None:
-    if not np.isfinite(lamda) or lamda < 0:
+    is_number = isinstance(lamda, (int, float, np.integer, np.floating))
+    if not is_number or isinstance(lamda, bool) or not np.isfinite(lamda) or lamda < 0:
         raise ValueError(f"{name}: lamda must be a finite number >= 0, got {lamda!r}")
-    if not isinstance(m, (int, np.integer)) or m < 1:
+    if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or m < 1:
         raise ValueError(f"{name}: m (the number of samples) must be a positive integer, "
                          f"got {m!r}")
 

@@ -162,6 +162,9 @@ class Module:
                 file.attrs["model"] = type(self).__name__
                 for name, values in self.state_dict().items():
                     file.create_dataset(name.replace(".", "/"), data=values)
+            umask = os.umask(0)  # mkstemp makes the file private (0600); give it the usual mode
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
