@@ -358,7 +358,7 @@ def test_load_cat_or_synthetic_falls_back_when_nothing_found(isolated: Path) -> 
     assert source.startswith("SYNTHETIC")
     assert str(isolated / "datasets") in source and str(data.SHARED_DATA_DIR) in source
     expected = synthetic_cat_dataset(3, np.float32)
-    for got, want in zip(ds[:4], expected[:4]):
+    for got, want in zip(ds[:4], expected[:4], strict=True):
         np.testing.assert_array_equal(got, want)
         assert got.dtype == np.float32
 
@@ -375,7 +375,7 @@ def synthetic() -> CatDataset:
 
 def test_synthetic_is_deterministic_for_a_seed(synthetic: CatDataset) -> None:
     again = synthetic_cat_dataset(seed=0)
-    for got, want in zip(again[:4], synthetic[:4]):
+    for got, want in zip(again[:4], synthetic[:4], strict=True):
         np.testing.assert_array_equal(got, want)
 
 
