@@ -1,0 +1,1 @@
+"""Benchmarks and studies, run from the repository root: python -m benchmarks.NAME."""

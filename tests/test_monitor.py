@@ -1,0 +1,216 @@
+"""Tests of tinygrad_edu.monitor: every recorded number against the same number computed here from
+the model's own gradients and from a forward pass written out in NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import CourseNet
+from tinygrad_edu.monitor import ACTIVATION_STATS, GradientMonitor, MonitorRecords
+from tinygrad_edu.nn.losses import binary_cross_entropy
+from tinygrad_edu.optim import SGD
+from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.training import fit
+
+RNG_SEED = 3
+
+
+def tiny_problem(activation: str = "sigmoid", m: int = 6):
+    """CourseNet 5-4-3-1 with Xavier weights (gradients far from 0), non-zero biases, m samples."""
+    rng = np.random.default_rng(RNG_SEED)
+    model = CourseNet([5, 4, 3, 1], activation, init="xavier", rng=RNG_SEED)
+    for layer in model.linear_layers():
+        layer.bias.data[:] = rng.normal(0.0, 0.3, size=layer.bias.shape)
+    x = rng.normal(0.0, 1.5, size=(5, m))
+    y = (rng.random((1, m)) < 0.5).astype(np.float64)
+    y[0, :2] = (0.0, 1.0)  # both classes present
+    return model, x, y
+
+
+def one_step(model, x, y, monitor, iteration: int = 0) -> float:
+    """Forward, loss, backward and one monitor call: what fit does before the update."""
+    model.zero_grad()
+    loss = binary_cross_entropy(model(Tensor(x)), Tensor(y))
+    loss.backward()
+    monitor(iteration, model, loss.item())
+    return loss.item()
+
+
+def numpy_forward(model, x, activation):
+    """z^[l] and a^[l] of each hidden layer, computed here without the engine."""
+    g = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "relu": lambda z: np.maximum(z, 0),
+         "tanh": np.tanh}[activation]
+    zs, activations, a = [], [], x
+    for layer in model.linear_layers()[:-1]:
+        z = layer.weight.data @ a + layer.bias.data
+        a = g(z)
+        zs.append(z)
+        activations.append(a)
+    return zs, activations
+
+
+# ---------------------------------------------------------------------------- gradients
+def test_per_neuron_norms_equal_the_norms_of_the_gradient_rows():
+    model, x, y = tiny_problem()
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    assert records.layer_names == ["fc1", "fc2", "fc3"]
+    for index, layer in enumerate(model.linear_layers()):
+        grad = layer.weight.grad.data
+        assert records.dw_neuron_norms[index].shape == (1, layer.out_features)
+        for j in range(layer.out_features):
+            expected = np.sqrt(sum(value * value for value in grad[j]))  # by hand, row j
+            assert records.dw_neuron_norms[index][0, j] == pytest.approx(expected, rel=1e-12)
+
+
+def test_bias_and_frobenius_norms_equal_the_gradients_norms():
+    model, x, y = tiny_problem()
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    for index, layer in enumerate(model.linear_layers()):
+        frobenius = np.sqrt(np.sum(layer.weight.grad.data ** 2))
+        bias = np.sqrt(np.sum(layer.bias.grad.data ** 2))
+        assert frobenius > 0 and bias > 0
+        assert records.dw_norm[0, index] == pytest.approx(frobenius, rel=1e-12)
+        assert records.db_norm[0, index] == pytest.approx(bias, rel=1e-12)
+
+
+def test_records_follow_fit_and_see_the_gradients_before_the_update():
+    model, x, y = tiny_problem()
+    seen = []  # the first layer's gradient norm as fit's callback sees it, after the monitor
+
+    def spy(iteration, model_, loss):
+        seen.append(np.linalg.norm(model_.fc1.weight.grad.data))
+
+    with GradientMonitor(model) as monitor:
+        losses = fit(model, x, y, SGD(model.parameters(), lr=0.5), 4, callbacks=[monitor, spy])
+        records = monitor.records(experiment="tiny")
+    np.testing.assert_array_equal(records.iterations, [0, 1, 2, 3])
+    np.testing.assert_array_equal(records.loss, losses)
+    np.testing.assert_allclose(records.dw_norm[:, 0], seen, rtol=1e-12)
+    assert records.meta == {"experiment": "tiny"}
+    assert records.gradient_ratio(-1) == pytest.approx(records.dw_norm[-1, 0]
+                                                       / records.dw_norm[-1, 1])
+
+
+# ---------------------------------------------------------------------------- activations
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+def test_activation_stats_equal_those_of_our_own_forward(activation):
+    model, x, y = tiny_problem(activation)
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    zs, activations = numpy_forward(model, x, activation)
+    assert records.hidden_names == ["act1", "act2"]
+    assert records.activations == [activation, activation]
+    for layer, (z, a) in enumerate(zip(zs, activations, strict=True)):
+        assert records.stats["z_mean"][0, layer] == pytest.approx(z.mean(), rel=1e-10)
+        assert records.stats["z_std"][0, layer] == pytest.approx(z.std(), rel=1e-10)
+        assert records.stats["a_mean"][0, layer] == pytest.approx(a.mean(), rel=1e-10)
+        assert records.stats["a_std"][0, layer] == pytest.approx(a.std(), rel=1e-10)
+
+
+def test_saturated_fraction_on_constructed_inputs():
+    # z^[1] = W x with W picking x's rows: the entries of z are the entries of x (and zeros).
+    model = CourseNet([2, 3, 1], "sigmoid", init="small", rng=0)
+    model.fc1.weight.data[:] = [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    x = np.array([[5.0, 0.0, 1.0, 4.0],      # |5| > 4; exactly 4 is not saturated
+                  [0.0, -10.0, 1.0, 4.5]])   # |-10| > 4, |4.5| > 4
+    y = np.array([[0.0, 1.0, 0.0, 1.0]])
+    with GradientMonitor(model, saturation_threshold=4.0) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    assert records.stats["saturated"][0, 0] == pytest.approx(3 / 12)
+    assert records.saturation_threshold == 4.0
+    assert np.isnan(records.stats["dead"][0, 0]) and np.isnan(records.stats["zero"][0, 0])
+
+    with GradientMonitor(model, saturation_threshold=0.5) as monitor:  # the threshold is used
+        one_step(model, x, y, monitor)
+        assert monitor.records().stats["saturated"][0, 0] == pytest.approx(6 / 12)
+
+
+def test_dead_relu_and_zero_fractions_on_constructed_inputs():
+    model = CourseNet([2, 4, 1], "relu", init="small", rng=0)
+    model.fc1.weight.data[:] = [[1.0, 0.0],     # z = x0: positive on some samples
+                                [-1.0, -1.0],   # z = -(x0 + x1) <= 0 on every sample: dead
+                                [0.0, 0.0],     # z = 0 on every sample: dead (relu'(0) = 0)
+                                [0.0, 1.0]]     # z = x1 - 1: positive on one sample
+    model.fc1.bias.data[:] = [[0.0], [0.0], [0.0], [-1.0]]
+    x = np.array([[0.0, 2.0, 3.0],
+                  [0.5, 0.0, 2.0]])
+    y = np.array([[0.0, 1.0, 1.0]])
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    # a = [[0, 2, 3], [0, 0, 0], [0, 0, 0], [0, 0, 1]]: 8 zeros among 12 entries
+    assert records.stats["dead"][0, 0] == pytest.approx(2 / 4)
+    assert records.stats["zero"][0, 0] == pytest.approx(9 / 12)
+    assert np.isnan(records.stats["saturated"][0, 0])
+    # the dead units get no gradient at all: their dW rows are exactly zero
+    np.testing.assert_array_equal(records.dw_neuron_norms[0][0, 1:3], [0.0, 0.0])
+
+
+def test_activation_kinds_include_the_centred_sigmoid():
+    model = CourseNet([3, 2, 2, 1], "centered_sigmoid", init="xavier", rng=0)
+    with GradientMonitor(model) as monitor:
+        assert monitor.activations == ["centered_sigmoid", "centered_sigmoid"]
+
+
+# ---------------------------------------------------------------------------- saving, hooks
+@pytest.mark.parametrize("suffix", [".h5", ".json"])
+def test_save_and_load_round_trip(tmp_path, suffix):
+    model, x, y = tiny_problem("relu")  # relu: NaN saturation columns must survive too
+    with GradientMonitor(model, meta={"experiment": "tiny", "seed": 2}) as monitor:
+        fit(model, x, y, SGD(model.parameters(), lr=0.1), 3, callbacks=[monitor])
+        records = monitor.records()
+    path = records.save(tmp_path / f"records{suffix}")
+    loaded = MonitorRecords.load(path)
+    for name in ("layer_names", "hidden_names", "activations", "saturation_threshold", "meta"):
+        assert getattr(loaded, name) == getattr(records, name), name
+    for name in ("iterations", "loss", "dw_norm", "db_norm"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(records, name))
+    assert len(loaded.dw_neuron_norms) == len(records.dw_neuron_norms)
+    for ours, theirs in zip(records.dw_neuron_norms, loaded.dw_neuron_norms,
+                            strict=True):
+        np.testing.assert_array_equal(theirs, ours)
+    assert set(loaded.stats) == set(ACTIVATION_STATS)
+    for name in ACTIVATION_STATS:
+        np.testing.assert_array_equal(loaded.stats[name], records.stats[name])  # NaN == NaN
+
+
+def test_save_refuses_an_unknown_suffix_and_load_a_foreign_file(tmp_path):
+    model, x, y = tiny_problem()
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    with pytest.raises(ValueError, match=r"\.csv"):
+        records.save(tmp_path / "records.csv")
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="no monitor records"):
+        MonitorRecords.load(tmp_path / "other.json")
+
+
+def test_close_removes_the_hooks_and_stops_recording():
+    model, x, y = tiny_problem()
+    monitor = GradientMonitor(model)
+    assert len(model.act1.__dict__["_forward_hooks"]) == 1
+    one_step(model, x, y, monitor)
+    monitor.close()
+    assert model.act1.__dict__["_forward_hooks"] == []
+    assert model.act2.__dict__["_forward_hooks"] == []
+    model(Tensor(x))  # a forward after close must not reach the monitor
+    assert monitor._z == [None, None]
+    with pytest.raises(RuntimeError, match="after close"):
+        monitor(1, model, 0.5)
+    assert monitor.detach == monitor.close  # the two names do the same
+
+
+def test_a_monitor_refuses_another_model():
+    model, x, y = tiny_problem()
+    other, _, _ = tiny_problem()
+    with GradientMonitor(model) as monitor:
+        with pytest.raises(ValueError, match="another model"):
+            monitor(0, other, 0.5)

@@ -1,0 +1,87 @@
+"""Tests of benchmarks/vanishing_gradients.py: options, a --quick run, and refusals.
+
+The quick run uses `--synthetic` (the stand-in data, whatever files are on the search path) and
+two experiments, one sigmoid and one ReLU, to stay within a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import models
+from benchmarks import vanishing_gradients as vg
+from tinygrad_edu.monitor import MonitorRecords
+
+
+def test_defaults_are_every_experiment_capped():
+    args = vg.parse_args([])
+    assert args.experiments == [*models.COURSE_EXPERIMENTS, *models.OUR_ADDITIONS]
+    assert (args.seeds, args.dtype, str(args.out)) == (1, "float64", "results")
+    xavier = models.SPECS["sigmoid5_xavier"]
+    assert vg.iterations_for(xavier, args) == vg.DEFAULT_MAX_ITERATIONS < xavier.iterations
+    assert "capped" in vg.iteration_policy(args)
+
+
+def test_options_parse():
+    args = vg.parse_args(["--experiments", "relu5_he,sigmoid4", "sigmoid4", "--seeds", "3",
+                          "--iterations", "7", "--dtype", "float32", "--out", "x"])
+    assert args.experiments == ["relu5_he", "sigmoid4"]
+    assert (args.seeds, args.dtype, str(args.out)) == (3, "float32", "x")
+    assert vg.iterations_for(models.SPECS["relu5_he"], args) == 7
+    full = vg.parse_args(["--full"])
+    assert vg.iterations_for(models.SPECS["sigmoid5_xavier"], full) == 23000
+    assert vg.iterations_for(models.SPECS["relu5_he"], full) == 2200
+    quick = vg.parse_args(["--quick"])
+    assert vg.iterations_for(models.SPECS["relu5_he"], quick) == vg.QUICK_ITERATIONS
+
+
+def test_quick_run_writes_every_promised_file(tmp_path, capsys):
+    names = ["sigmoid4", "relu5_he"]
+    code = vg.main(["--quick", "--synthetic", "--experiments", *names, "--out", str(tmp_path)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "SYNTHETIC" in printed and "--quick" in printed
+    for name in names:
+        assert f"| {name} " in printed  # the table
+        for kind in ("dw_per_neuron", "speed_learning", "activations"):
+            assert (tmp_path / f"{name}_{kind}.png").stat().st_size > 1000
+        records = MonitorRecords.load(tmp_path / "records" / f"{name}_seed0.h5")
+        assert records.num_iterations == vg.QUICK_ITERATIONS
+        assert records.meta["experiment"] == name
+    assert (tmp_path / "loss_curves.png").stat().st_size > 1000
+
+    table = json.loads((tmp_path / "vanishing_gradients.json").read_text())
+    assert table["synthetic"] is True and table["data"].startswith("SYNTHETIC")
+    assert [row["experiment"] for row in table["experiments"]] == names
+    relu = table["experiments"][1]
+    assert relu["iterations"] == vg.QUICK_ITERATIONS
+    assert relu["course_accuracy"] == {"train": 100.0, "test": 78.0}
+    assert 0 <= relu["train_accuracy"]["mean"] <= 100 and relu["train_accuracy"]["spread"] == 0
+    assert relu["grad_ratio_start"] > 0 and relu["seconds_per_iteration"] > 0
+    markdown = (tmp_path / "vanishing_gradients.md").read_text()
+    assert "SYNTHETIC" in markdown and "| relu5_he " in markdown and "± 0.00" in markdown
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--experiments", "sigmoid4", "nope"], "unknown experiment 'nope'"),
+    (["--iterations", "0"], "--iterations: must be a positive integer, got 0"),
+    (["--iterations", "-3"], "--iterations: must be a positive integer, got -3"),
+    (["--seeds", "0"], "--seeds: must be a positive integer, got 0"),
+    (["--seeds", "two"], "--seeds: must be a positive integer, got 'two'"),
+    (["--data-dir", "/no/such/folder"], "--data-dir /no/such/folder does not exist"),
+    (["--quick", "--full"], "not allowed with argument"),
+    (["--dtype", "float16"], "invalid choice"),
+])
+def test_bad_options_exit_with_a_one_line_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        vg.main(argv)
+    assert exit_info.value.code != 0
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0]
+
+
+def test_a_data_dir_without_the_files_is_refused(tmp_path, capsys):
+    assert vg.main(["--data-dir", str(tmp_path), "--quick", "--out", str(tmp_path)]) == 2
+    assert "does not hold both data files" in capsys.readouterr().err

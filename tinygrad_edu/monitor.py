@@ -1,0 +1,359 @@
+"""Gradient-flow monitoring: what the vanishing-gradient lesson plots, recorded while training.
+
+A `GradientMonitor` is a `fit` callback. `fit` calls it after `backward()` and before the update,
+so it sees the gradients the step is about to use, and it records, every iteration:
+
+* for every Linear layer l (in order), the size of dW at every neuron: row j of
+  dW^[l] = dz^[l] . a^[l-1]^T holds the weights into neuron j, and its norm is
+      ||dW^[l]_j||_2 = sqrt( sum_k (dW^[l]_jk)^2 );
+* per layer, the speed of learning: ||db^[l]||_2, the norm of the bias gradient
+  (db^[l] = sum over the m columns of dz^[l]; Nielsen, "Neural Networks and Deep Learning",
+  ch. 5, calls it the speed of learning of layer l), and the Frobenius norm of dW^[l],
+      ||dW^[l]||_F = sqrt( sum_j ||dW^[l]_j||_2^2 ),
+  taken from the row norms (no second pass over the matrix);
+* per hidden layer, statistics of z^[l] and a^[l] = g(z^[l]) over the batch: their mean and
+  standard deviation; for sigmoid and tanh, the fraction of entries with |z| > threshold
+  (saturated: sigma'(4) ~ 0.018, tanh'(4) ~ 0.0013, so almost no gradient passes); for ReLU,
+  the fraction of dead units (z <= 0 for every sample of the batch: relu'(z) = 0 everywhere,
+  the unit gets no gradient at all) and the fraction of zero activations (a = 0);
+* the loss.
+
+The gradients are those the optimizer uses, penalty included: on a layer with an L2 penalty,
+dW^[l] holds (lamda / m) W^[l] besides dz^[l] . a^[l-1]^T.
+
+z and a come from forward hooks on the activation modules: a hook only keeps references to the
+two arrays, and the statistics are computed once per iteration in the callback. Recording costs a
+few row norms and a few reductions over (30, m) arrays per iteration.
+
+    monitor = GradientMonitor(model)
+    fit(model, x, y, optimizer, 2000, callbacks=[monitor])
+    records = monitor.records()          # numpy arrays, see MonitorRecords
+    records.save("relu5_he.h5")          # or .json; MonitorRecords.load(path) reads it back
+    monitor.close()                      # removes the hooks
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.nn.layers import Linear, ReLU, Sigmoid, Tanh
+from tinygrad_edu.nn.module import HookHandle, Module
+
+RECORDS_FORMAT = "tinygrad_edu.monitor/1"
+
+# The per-hidden-layer statistics, in the order of the columns the monitor records.
+ACTIVATION_STATS = ("z_mean", "z_std", "a_mean", "a_std", "saturated", "dead", "zero")
+SATURATING = ("sigmoid", "centered_sigmoid", "tanh")
+
+
+def activation_kind(module: Module) -> str | None:
+    """"sigmoid", "centered_sigmoid", "tanh" or "relu" for an activation module, else None."""
+    if isinstance(module, Sigmoid):
+        return "centered_sigmoid" if module.centered else "sigmoid"
+    if isinstance(module, Tanh):
+        return "tanh"
+    if isinstance(module, ReLU):
+        return "relu"
+    return None
+
+
+@dataclass
+class MonitorRecords:
+    """What a GradientMonitor recorded, as arrays with one row per recorded iteration (T rows).
+
+    layer_names:      the Linear layers, in order ("fc1", ..., "fcL")
+    hidden_names:     the hidden activation modules ("act1", ..., "act(L-1)")
+    activations:      their kinds ("sigmoid", "centered_sigmoid", "tanh", "relu")
+    iterations:       (T,) the iteration numbers
+    loss:             (T,) the loss of each iteration
+    dw_neuron_norms:  one (T, n_l) array per layer: ||dW^[l]_j||_2 for each neuron j
+    dw_norm:          (T, L) ||dW^[l]||_F per layer
+    db_norm:          (T, L) ||db^[l]||_2 per layer, the speed of learning (NaN without bias)
+    stats:            ACTIVATION_STATS name -> (T, L-1) array, one column per hidden layer.
+                      "saturated" is NaN on ReLU layers; "dead" and "zero" are NaN on the others.
+    saturation_threshold: the |z| above which a sigmoid or tanh entry counts as saturated
+    meta:             free-form labels (experiment name, seed, ...), strings and numbers
+    """
+
+    layer_names: list[str]
+    hidden_names: list[str]
+    activations: list[str]
+    iterations: np.ndarray
+    loss: np.ndarray
+    dw_neuron_norms: list[np.ndarray]
+    dw_norm: np.ndarray
+    db_norm: np.ndarray
+    stats: dict[str, np.ndarray]
+    saturation_threshold: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_iterations(self) -> int:
+        return int(self.iterations.shape[0])
+
+    def gradient_ratio(self, row: int) -> float:
+        """||dW^[1]||_F / ||dW^[L-1]||_F at recorded row `row` (0 = first, -1 = last): how much
+        smaller the first layer's gradient is than the last hidden layer's (< 1: vanishing)."""
+        last_hidden = max(len(self.layer_names) - 2, 0)
+        return float(self.dw_norm[row, 0] / self.dw_norm[row, last_hidden])
+
+    # ---------------------------------------------------------------- saving and loading
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the records to HDF5 (.h5 / .hdf5) or JSON (.json), chosen by the suffix."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix in (".h5", ".hdf5"):
+            self._save_hdf5(path)
+        elif suffix == ".json":
+            path.write_text(json.dumps(self._to_jsonable()))
+        else:
+            raise ValueError(f"MonitorRecords.save: unknown file type {path.name!r}; use a .h5, "
+                             f".hdf5 or .json name")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MonitorRecords:
+        """Read records written by `save` (HDF5 or JSON, by the suffix)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"monitor records {path} do not exist")
+        if path.suffix.lower() == ".json":
+            return cls._from_jsonable(json.loads(path.read_text()), path)
+        return cls._load_hdf5(path)
+
+    def _header(self) -> dict[str, Any]:
+        return {"format": RECORDS_FORMAT, "layer_names": self.layer_names,
+                "hidden_names": self.hidden_names, "activations": self.activations,
+                "layer_widths": [int(a.shape[1]) for a in self.dw_neuron_norms],
+                "saturation_threshold": self.saturation_threshold, "meta": self.meta}
+
+    def _to_jsonable(self) -> dict[str, Any]:
+        # NaN is written as JSON's NaN token, which Python's json module reads back as nan.
+        return {**self._header(), "iterations": self.iterations.tolist(),
+                "loss": self.loss.tolist(),
+                "dw_neuron_norms": [a.tolist() for a in self.dw_neuron_norms],
+                "dw_norm": self.dw_norm.tolist(), "db_norm": self.db_norm.tolist(),
+                "stats": {name: a.tolist() for name, a in self.stats.items()}}
+
+    @classmethod
+    def _from_jsonable(cls, blob: dict[str, Any], path: Path) -> MonitorRecords:
+        if blob.get("format") != RECORDS_FORMAT:
+            raise ValueError(f"{path} holds no monitor records (format {blob.get('format')!r}, "
+                             f"expected {RECORDS_FORMAT!r})")
+        layers, hidden = len(blob["layer_names"]), len(blob["hidden_names"])
+
+        def table(rows: list, width: int) -> np.ndarray:  # keeps (0, width) when T = 0
+            return np.asarray(rows, dtype=np.float64).reshape(-1, width)
+
+        return cls(
+            layer_names=list(blob["layer_names"]), hidden_names=list(blob["hidden_names"]),
+            activations=list(blob["activations"]),
+            iterations=np.asarray(blob["iterations"], dtype=np.int64),
+            loss=np.asarray(blob["loss"], dtype=np.float64),
+            dw_neuron_norms=[table(a, width) for a, width
+                             in zip(blob["dw_neuron_norms"], blob["layer_widths"], strict=True)],
+            dw_norm=table(blob["dw_norm"], layers), db_norm=table(blob["db_norm"], layers),
+            stats={name: table(a, hidden) for name, a in blob["stats"].items()},
+            saturation_threshold=float(blob["saturation_threshold"]), meta=dict(blob["meta"]))
+
+    def _save_hdf5(self, path: Path) -> None:
+        import h5py
+
+        with h5py.File(path, "w") as file:
+            file.attrs["header"] = json.dumps(self._header())
+            file.create_dataset("iterations", data=self.iterations)
+            file.create_dataset("loss", data=self.loss)
+            file.create_dataset("dw_norm", data=self.dw_norm)
+            file.create_dataset("db_norm", data=self.db_norm)
+            for name, values in zip(self.layer_names, self.dw_neuron_norms, strict=True):
+                file.create_dataset(f"dw_neuron_norms/{name}", data=values)
+            for name, values in self.stats.items():
+                file.create_dataset(f"stats/{name}", data=values)
+
+    @classmethod
+    def _load_hdf5(cls, path: Path) -> MonitorRecords:
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as file:
+                header = json.loads(file.attrs.get("header", "{}"))
+                if header.get("format") != RECORDS_FORMAT:
+                    raise ValueError(f"{path} holds no monitor records (no header of format "
+                                     f"{RECORDS_FORMAT!r})")
+                return cls(
+                    layer_names=header["layer_names"], hidden_names=header["hidden_names"],
+                    activations=header["activations"], iterations=file["iterations"][()],
+                    loss=file["loss"][()],
+                    dw_neuron_norms=[file[f"dw_neuron_norms/{name}"][()]
+                                     for name in header["layer_names"]],
+                    dw_norm=file["dw_norm"][()], db_norm=file["db_norm"][()],
+                    stats={name: file[f"stats/{name}"][()] for name in ACTIVATION_STATS},
+                    saturation_threshold=float(header["saturation_threshold"]),
+                    meta=header["meta"])
+        except OSError as error:
+            raise ValueError(f"cannot read monitor records {path} as HDF5: {error}") from None
+
+
+def _row_norms(g: np.ndarray) -> np.ndarray:
+    """||g_j||_2 for every row j of a matrix.
+
+    A few long rows (fc1's dW is 30 x 12288): one BLAS dot product per row, measured twice as
+    fast as einsum. Many rows: einsum("ij,ij->i"), one pass with no Python loop.
+    """
+    if g.shape[0] <= 64:
+        return np.sqrt(np.array([np.dot(row, row) for row in g]))
+    return np.sqrt(np.einsum("ij,ij->i", g, g))
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and (population) standard deviation of all entries, in float64.
+
+    The same numbers as values.mean() and values.std(), with fewer passes: the squares are
+    summed by one dot product (BLAS) instead of a temporary array and a reduction.
+    """
+    flat = values.ravel()
+    mean = flat.sum(dtype=np.float64) / flat.size
+    centred = flat - mean  # float64 (mean is a float64 scalar)
+    return float(mean), float(np.sqrt(np.dot(centred, centred) / flat.size))
+
+
+class GradientMonitor:
+    """Records gradient norms and activation statistics every iteration; a `fit` callback.
+
+    `GradientMonitor(model, saturation_threshold=4.0, meta=None)` finds the model's Linear layers
+    (`model.linear_layers()` when it has one, else every Linear in attribute order) and its
+    hidden activation modules (Sigmoid, Tanh, ReLU), and hooks the latter to see z and a.
+    Call `records()` for the arrays (see MonitorRecords), `close()` (or `detach()`, or leave a
+    `with` block) to remove the hooks. The module docstring gives the quantities recorded.
+    """
+
+    def __init__(self, model: Module, saturation_threshold: float = 4.0,
+                 meta: dict[str, Any] | None = None) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(f"GradientMonitor: model must be a Module, got {type(model).__name__}")
+        if not saturation_threshold > 0:
+            raise ValueError(f"GradientMonitor: saturation_threshold must be positive, got "
+                             f"{saturation_threshold!r}")
+        self.model = model
+        self.saturation_threshold = float(saturation_threshold)
+        self.meta = dict(meta or {})
+        names = {id(module): name for name, module in model.named_modules()}
+        if hasattr(model, "linear_layers"):
+            self.layers: list[Linear] = list(model.linear_layers())
+        else:
+            self.layers = [m for m in model.modules() if isinstance(m, Linear)]
+        if not self.layers:
+            raise ValueError(f"GradientMonitor: {type(model).__name__} has no Linear layer")
+        self.layer_names = [names.get(id(layer), f"linear{i}")
+                            for i, layer in enumerate(self.layers, start=1)]
+        hidden = [(name, m) for name, m in model.named_modules() if activation_kind(m)]
+        self.hidden_names = [name for name, _ in hidden]
+        self.activations = [activation_kind(m) for _, m in hidden]
+        self._is_relu = [kind == "relu" for kind in self.activations]
+
+        # The latest z and a of each hidden layer, set by the hooks (references, no copies).
+        self._z: list[np.ndarray | None] = [None] * len(hidden)
+        self._a: list[np.ndarray | None] = [None] * len(hidden)
+        self._handles: list[HookHandle] = [
+            module.register_forward_hook(self._make_hook(index))
+            for index, (_, module) in enumerate(hidden)]
+        self._closed = False
+
+        # One small array (or number) appended per iteration; stacked in records().
+        self._iterations: list[int] = []
+        self._loss: list[float] = []
+        self._dw_rows: list[list[np.ndarray]] = [[] for _ in self.layers]
+        self._layer_norms: list[np.ndarray] = []   # (2, L): ||dW||_F and ||db||
+        self._stats: list[np.ndarray] = []         # (len(ACTIVATION_STATS), L-1)
+
+    def _make_hook(self, index: int):
+        def hook(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
+            z = inputs[0]
+            self._z[index] = getattr(z, "data", z)
+            self._a[index] = getattr(output, "data", output)
+        return hook
+
+    # ---------------------------------------------------------------- recording
+    def __call__(self, iteration: int, model: Module, loss: float) -> None:
+        """Record one iteration; `fit` calls this after backward and before the update."""
+        if self._closed:
+            raise RuntimeError("GradientMonitor: called after close(); its hooks are gone, so "
+                               "it would record stale activations. Make a new monitor.")
+        if model is not self.model:
+            raise ValueError(f"GradientMonitor: watching a {type(self.model).__name__} (id "
+                             f"{id(self.model)}), but called with another model; make one "
+                             f"monitor per model")
+        self._iterations.append(int(iteration))
+        self._loss.append(float(loss))
+        norms = np.full((2, len(self.layers)), np.nan)
+        for index, layer in enumerate(self.layers):
+            grad = layer.weight.grad
+            if grad is None:  # the layer was not on the loss's path
+                rows = np.full(layer.out_features, np.nan)
+            else:
+                rows = _row_norms(grad.data)  # ||dW_j||_2 per neuron: (out,)
+            self._dw_rows[index].append(rows)
+            norms[0, index] = np.sqrt(np.dot(rows, rows))  # ||dW||_F from the row norms
+            if layer.bias is not None and layer.bias.grad is not None:
+                db = layer.bias.grad.data.ravel()
+                norms[1, index] = np.sqrt(np.dot(db, db))
+        self._layer_norms.append(norms)
+        self._stats.append(self._activation_stats())
+
+    def _activation_stats(self) -> np.ndarray:
+        stats = np.full((len(ACTIVATION_STATS), len(self.hidden_names)), np.nan)
+        for index, (z, a) in enumerate(zip(self._z, self._a, strict=True)):
+            if z is None or a is None:
+                continue
+            stats[0:2, index] = _mean_std(z)
+            stats[2:4, index] = _mean_std(a)
+            if self._is_relu[index]:
+                # dead: z <= 0 for every sample (column), so relu' = 0 for the whole batch
+                alive = np.count_nonzero((z > 0).any(axis=1))
+                stats[5, index] = 1.0 - alive / z.shape[0]
+                stats[6, index] = np.count_nonzero(a == 0) / a.size
+            else:
+                stats[4, index] = np.count_nonzero(np.abs(z) > self.saturation_threshold) / z.size
+        return stats
+
+    # ---------------------------------------------------------------- results and cleanup
+    def records(self, **meta: Any) -> MonitorRecords:
+        """The recordings so far as arrays (copies); `meta` is added to the monitor's labels."""
+        steps = len(self._iterations)
+        layer_norms = (np.stack(self._layer_norms) if steps
+                       else np.empty((0, 2, len(self.layers))))
+        stats = (np.stack(self._stats) if steps
+                 else np.empty((0, len(ACTIVATION_STATS), len(self.hidden_names))))
+        return MonitorRecords(
+            layer_names=list(self.layer_names), hidden_names=list(self.hidden_names),
+            activations=list(self.activations),
+            iterations=np.asarray(self._iterations, dtype=np.int64),
+            loss=np.asarray(self._loss, dtype=np.float64),
+            dw_neuron_norms=[np.stack(rows) if steps else np.empty((0, layer.out_features))
+                             for rows, layer in zip(self._dw_rows, self.layers, strict=True)],
+            dw_norm=layer_norms[:, 0, :].copy(), db_norm=layer_norms[:, 1, :].copy(),
+            stats={name: stats[:, i, :].copy() for i, name in enumerate(ACTIVATION_STATS)},
+            saturation_threshold=self.saturation_threshold, meta={**self.meta, **meta})
+
+    def close(self) -> None:
+        """Remove the forward hooks and drop the references to the last z and a."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self._closed = True
+        self._z = [None] * len(self._z)
+        self._a = [None] * len(self._a)
+
+    detach = close
+
+    def __enter__(self) -> GradientMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
