@@ -197,6 +197,9 @@ class MatMul(Function):
 
     def backward(self, grad: np.ndarray):
         a, b = self.saved
+        if a.ndim == 2 and b.ndim == 2:  # a Linear layer: exactly the course's two products
+            return (grad @ b.T if self.needs_input_grad[0] else None,   # dW = dz a_prev^T
+                    a.T @ grad if self.needs_input_grad[1] else None)   # da_prev = W^T dz
         a2 = a[np.newaxis, :] if a.ndim == 1 else a       # (1, n): a row
         b2 = b[:, np.newaxis] if b.ndim == 1 else b       # (n, 1): a column
         grad2 = grad.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
@@ -273,8 +276,9 @@ class Abs(Function):
 def stable_sigmoid(z: np.ndarray) -> np.ndarray:
     """sigma(z) from e^-|z| <= 1: 1 / (1 + e^-z) for z >= 0, and e^z / (1 + e^z) for z < 0."""
     e = np.exp(-np.abs(z))
-    r = 1 / (1 + e)
-    return np.where(z >= 0, r, e * r)
+    r = np.asarray(1 / (1 + e))  # an array even for a 0-d z, so that it can be written to
+    np.multiply(r, e, out=r, where=z < 0)  # e / (1 + e) where z < 0, in place
+    return r
 
 
 class Sigmoid(Function):

@@ -375,18 +375,22 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     inputs before outputs; reversed, it lists each node after every node that uses it: by the
     time the walk reaches a node, all gradients flowing into it have been summed.
     """
+    # The stack holds nodes only, no (node, flag) pairs: a pair is a new GC-tracked tuple per
+    # node, alive along a whole chain, and the collections they trigger scan the whole graph.
     order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    expanded: set[int] = set()  # ids of the nodes whose parents were pushed
+    done: set[int] = set()      # ids of the nodes already in `order`
+    stack: list[Tensor] = [root]
     while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
+        node = stack[-1]
+        key = id(node)
+        if key in expanded:  # second visit: all its parents are in `order` by now
+            stack.pop()
+            if key not in done:
+                done.add(key)
+                order.append(node)
             continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
+        expanded.add(key)
         ctx = node._ctx
         if ctx is None:
             continue
@@ -397,8 +401,8 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
                 f"backward(retain_graph=True) to backpropagate through the same graph twice."
             )
         for parent in ctx.parents:
-            if parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
+            if parent.requires_grad and id(parent) not in expanded:
+                stack.append(parent)
     order.reverse()
     return order
 
@@ -482,6 +486,8 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     A Python number takes the dtype of the floating tensor beside it, so `x32 * 0.5` stays
     float32 (NumPy would make a float64 0-d array of it and upcast the result).
     """
+    if len(inputs) == 2 and type(inputs[0]) is Tensor and type(inputs[1]) is Tensor:
+        return inputs  # type: ignore[return-value]  # the common case: nothing to convert
     like = None  # the dtype of the first floating tensor among the inputs
     for value in inputs:
         if isinstance(value, Tensor) and value.data.dtype.kind == "f":
