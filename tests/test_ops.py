@@ -121,6 +121,19 @@ def test_binary_op_gradient_with_a_constant_operand(op, data):
         gradcheck(lambda t: BINARY[op](t, constant), leaf(x))
 
 
+@given(x=arrays(shapes(), low=-5.0, high=5.0), g=st.floats(-2.0, 2.0))
+def test_sum_of_squares_is_the_fused_form_of_sum_x_times_x(x, g):
+    """Value sum(x^2) and VJP 2 x grad, as (x * x).sum() computes them unfused."""
+    fused, unfused = leaf(x), leaf(x)
+    value = ops.SumOfSquares.apply(fused)
+    reference = (unfused * unfused).sum()
+    assert value.item() == pytest.approx(reference.item(), rel=1e-12, abs=1e-300)
+    value.backward(np.asarray(g))
+    reference.backward(np.asarray(g))
+    assert_grad_close(fused.grad, 2 * g * x, rtol=1e-12, atol=1e-15, name="fused")
+    assert_grad_close(fused.grad, unfused.grad, rtol=1e-12, atol=1e-15, name="fused vs unfused")
+
+
 @pytest.mark.parametrize(
     "shape_a, shape_b",
     [((3, 1), (3, 5)), ((3, 5), (3, 1)), ((5,), (2, 3, 5)), ((2, 3, 5), (5,)),
@@ -228,6 +241,7 @@ UNARY = {
     "sigmoid": (lambda t: t.sigmoid(), arrays(shapes(), low=-8.0, high=8.0)),
     "relu": (lambda t: t.relu(), arrays(shapes()).map(away_from([0.0]))),
     "tanh": (lambda t: t.tanh(), arrays(shapes())),
+    "sum_of_squares": (lambda t: ops.SumOfSquares.apply(t), arrays(shapes())),
 }
 
 
@@ -585,6 +599,7 @@ FLOAT32_CASES = {
     "sum": (lambda a: a.sum(axis=0), [(3, 2)]),
     "mean": (lambda a: a.mean(axis=-1, keepdims=True), [(3, 2)]),
     "max": (lambda a: a.max(axis=1), [(3, 2)]),
+    "sum_of_squares": (lambda a: ops.SumOfSquares.apply(a), [(3, 2)]),
     "reshape": (lambda a: a.reshape(2, 3), [(3, 2)]),
     "flatten": (lambda a: a.flatten(), [(3, 2)]),
     "transpose": (lambda a: a.transpose(1, 0), [(3, 2)]),

@@ -378,6 +378,24 @@ class Mean(Function):
         return np.broadcast_to(_expand_reduced(grad, axes, keepdims) / count, shape)
 
 
+class SumOfSquares(Function):
+    """out = sum of x^2 over all elements (the L2 penalty's ||W||^2).   dL/dx = 2 x grad.
+
+    The same value as (x * x).sum(), fused: the forward makes no (out, in) temporary and the
+    backward makes one array instead of four. On the (30, 12288) first layer of the course's
+    networks that is 12 MB less to allocate every iteration.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.save_for_backward(x)
+        flat = x.reshape(-1)
+        return np.asarray(np.dot(flat, flat))
+
+    def backward(self, grad: np.ndarray):
+        (x,) = self.saved
+        return (2 * grad) * x
+
+
 class Max(Function):
     """out = max of x over `axis`.   dL/dx = grad at the maximum; tied maxima share it equally."""
 

@@ -78,7 +78,7 @@ def _as_list(name: str, weights: Tensor | Iterable[Tensor]) -> list[Tensor]:
 def l2_penalty(weights: Tensor | Iterable[Tensor], lamda: float, m: int) -> Tensor:
     """(lamda / 2m) * sum of squared weights; its gradient is (lamda / m) W."""
     _check_penalty("l2_penalty", lamda, m)
-    total = sum((w * w).sum() for w in _as_list("l2_penalty", weights))
+    total = sum(ops.SumOfSquares.apply(w) for w in _as_list("l2_penalty", weights))
     return total * (lamda / (2 * m))
 
 
