@@ -15,13 +15,15 @@ from benchmarks import vanishing_gradients as vg
 from tinygrad_edu.monitor import MonitorRecords
 
 
-def test_defaults_are_every_experiment_capped():
+def test_defaults_are_every_experiment_at_the_course_counts_but_xavier_capped():
     args = vg.parse_args([])
     assert args.experiments == [*models.COURSE_EXPERIMENTS, *models.OUR_ADDITIONS]
     assert (args.seeds, args.dtype, str(args.out)) == (1, "float64", "results")
     xavier = models.SPECS["sigmoid5_xavier"]
     assert vg.iterations_for(xavier, args) == vg.DEFAULT_MAX_ITERATIONS < xavier.iterations
-    assert "capped" in vg.iteration_policy(args)
+    for name in ("sigmoid4", "sigmoid5", "relu4", "relu5", "relu5_he"):
+        assert vg.iterations_for(models.SPECS[name], args) == models.SPECS[name].iterations
+    assert "23000" in vg.iteration_policy(args)
 
 
 def test_options_parse():

@@ -55,8 +55,9 @@ def fit(
     if progress:
         from tqdm.auto import tqdm
 
+        # disable=None: no bar when the output is not a terminal (a log file, CI)
         steps = tqdm(steps, desc=progress if isinstance(progress, str) else "training",
-                     unit="it", leave=False, mininterval=0.5)
+                     unit="it", leave=False, mininterval=0.5, disable=None)
     for iteration in steps:
         optimizer.zero_grad()
         loss = loss_fn(model, x, y)
