@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, nn
-from tinygrad_edu.testing import arrays, assert_grad_close
+from tinygrad_edu.testing import arrays, assert_grad_close, leaf
 
 
 # 0, or a strength whose products stay normal floats (no subnormal results to compare).
@@ -25,9 +25,6 @@ def course_bce(p, y):
     m = p.shape[-1]
     return -(1.0 / m) * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p))
 
-
-def leaf(values, dtype=np.float64) -> Tensor:
-    return Tensor(np.array(values, dtype=dtype), requires_grad=True)
 
 
 @st.composite

@@ -26,13 +26,11 @@ from tinygrad_edu.testing import (
     axes_for,
     broadcastable_shapes,
     distinct_arrays,
+    leaf,
     positive_arrays,
     shapes,
 )
 
-
-def leaf(values, dtype=np.float64) -> Tensor:
-    return Tensor(np.array(values, dtype=dtype), requires_grad=True)
 
 
 def sigmoid(z):

@@ -12,11 +12,8 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import Function, Tensor, is_grad_enabled, no_grad, ops
-from tinygrad_edu.testing import assert_grad_close
+from tinygrad_edu.testing import assert_grad_close, leaf
 
-
-def leaf(values, dtype=np.float64) -> Tensor:
-    return Tensor(np.array(values, dtype=dtype), requires_grad=True)
 
 
 # ==================================================================== construction

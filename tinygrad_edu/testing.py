@@ -29,8 +29,16 @@ from tinygrad_edu.tensor import Tensor
 
 __all__ = [
     "arrays", "assert_grad_close", "away_from", "axes_for", "broadcastable_shapes",
-    "distinct_arrays", "positive_arrays", "shapes",
+    "distinct_arrays", "leaf", "positive_arrays", "shapes",
 ]
+
+
+def leaf(values: Any, dtype: Any = np.float64) -> Tensor:
+    """A leaf tensor that requires a gradient, holding a copy of `values` (float64 by default).
+
+        x = leaf(np.random.rand(3, 4));  (x * x).sum().backward();  x.grad   # 2 x
+    """
+    return Tensor(np.array(values, dtype=dtype), requires_grad=True)
 
 
 def shapes(
