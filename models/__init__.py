@@ -186,7 +186,8 @@ class ModelSpec:
 
     @property
     def settings(self) -> str:
-        """Every setting in the --net grammar: parse_net(f"NAME:{spec.settings}") rebuilds it."""
+        """Every setting in the --net grammar: parse_net(f"NAME:{spec.settings}") rebuilds it
+        (the grammar has one width for all hidden layers, as every network here has)."""
         width = self.hidden[0] if self.hidden else DEFAULTS.hidden[0]
         layers = "+".join(map(str, self.penalized_layers))
         return ",".join([
