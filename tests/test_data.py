@@ -499,7 +499,8 @@ def test_first_mirror_404_then_the_second_serves(
 
 
 def test_checksum_mismatch_keeps_nothing_and_the_next_mirror_is_tried(
-    isolated: Path, tmp_path: Path, served: tuple[Path, dict[str, str]], server: FileServer
+    isolated: Path, tmp_path: Path, served: tuple[Path, dict[str, str]], server: FileServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, hashes = served
     cache = tmp_path / "cache"
@@ -514,6 +515,10 @@ def test_checksum_mismatch_keeps_nothing_and_the_next_mirror_is_tried(
         cache, [server.mirror("corrupt"), server.mirror("good")], hashes, progress=False)
     assert folder == cache and len(failures) == 2
     assert all("checksum mismatch" in line for line in failures)
+    said = [r.getMessage() for r in caplog.records if r.name == "tinygrad_edu.data"]
+    good = server.mirror("good")
+    assert said == [f"download failed: {line}; {name} came from {good}{name} instead"
+                    for line, name in zip(failures, (TRAIN_FILE, TEST_FILE), strict=True)]
     assert sorted(p.name for p in cache.iterdir()) == sorted([TEST_FILE, TRAIN_FILE])
     assert sha256_of(cache / TRAIN_FILE) == hashes[TRAIN_FILE]
 

@@ -33,6 +33,7 @@ The files are never copied into the repository. The synthetic stand-in,
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -70,6 +71,8 @@ TRAIN_FILE = "train_catvnoncat.h5"
 TEST_FILE = "test_catvnoncat.h5"
 
 CACHE_ENV_VAR = "TINYGRAD_EDU_CACHE"
+
+_log = logging.getLogger(__name__)
 
 # Two public copies of the course's files, each pinned at a commit so that the bytes cannot
 # change under us; the SHA-256 below is what makes a mirror safe to use at all.
@@ -230,17 +233,24 @@ def download_cat_files(
     folder = Path(cache) if cache is not None else cache_dir()
     failures: list[str] = []
     for name in (TRAIN_FILE, TEST_FILE):
+        failed_before = len(failures)
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + name
             try:
                 pooch.retrieve(url, known_hash=f"sha256:{sha256[name]}", fname=name,
                                path=folder, progressbar=progress)
-                break
             except OSError as error:  # requests' errors are OSErrors: HTTP status, no route
                 failures.append(f"{url}: {_why(error)}")
             except ValueError:  # pooch: the hash of the downloaded bytes differs
                 failures.append(f"{url}: checksum mismatch (expected sha256 {sha256[name]}); "
                                 f"the download was discarded, nothing kept in {folder}")
+            else:
+                # A bad mirror is reported even when the next one served the file (a warning
+                # reaches stderr without any logging set up); when all fail, the caller's
+                # error lists the failures once.
+                for line in failures[failed_before:]:
+                    _log.warning("download failed: %s; %s came from %s instead", line, name, url)
+                break
         else:
             return None, failures
     return folder, failures
