@@ -1,49 +1,99 @@
-"""The course's networks, built through the Tensor API, with the course's training settings.
+"""The course's networks, and any network from a spec, built through the Tensor API.
 
-    from models import build, SPECS
+    from models import build, parse_net, SPECS
     model = build("relu5_he", seed=0)           # 12288-30-30-30-30-1, ReLU, the course's He init
     spec = SPECS["relu5_he"]                    # lr 0.008, 2200 iterations, L2 1.5 on layer 1
     loss_fn = spec.loss_fn()                    # BCE + the penalty on the layers the course chose
+    spec = parse_net("tanh8:depth=8,activation=tanh,init=xavier,lr=0.01")
+    spec = parse_net("relu5_he,residual=on")    # a named network with changes
 
-Every network is Linear -> activation, repeated, then Linear -> sigmoid: the output is the
-probability of "cat". The `*_logits` variants train on the logits with the stable loss instead.
+Every network is Linear -> [BatchNorm ->] activation [+ the layer's input], repeated, then
+Linear -> sigmoid: the output is the probability of "cat". The entries of SPECS and the specs
+`parse_net` reads are the same kind of object (ModelSpec), built by the same code (CourseNet).
+
+The --net grammar (`parse_net`):
+    NAME:KEY=VALUE,KEY=VALUE,...    a new network called NAME (not a name of SPECS), starting
+                                    from DEFAULTS (depth 4, width 30, relu, he, lr 0.008, ...)
+    NAME,KEY=VALUE,...              the network NAME of SPECS with these changes
+    NAME                            the network NAME of SPECS as it is
+Keys:
+    depth=N           hidden layers, 0 (logistic regression) to 1000
+    width=N           units of every hidden layer (>= 1)
+    activation=A      sigmoid, centered_sigmoid, tanh, relu, leaky_relu, leaky_relu(SLOPE)
+                      (SLOPE >= 0; leaky_relu alone is leaky_relu(0.01))
+    init=I            small, xavier, he, he_course, normal(STD) (W ~ N(0, STD^2), STD > 0)
+    lr=X              learning rate (> 0)
+    iterations=N      training iterations (>= 1)
+    l2=LAMBDA[@LAYERS]  L2 penalty (lambda / 2m) ||W^[l]||^2 on LAYERS, e.g. l2=1.5@1 or
+                      l2=1.5@1+2; without @, every layer; l2=0 removes it
+    norm=none|batch   batch normalization of every hidden layer (Linear -> BatchNorm -> g)
+    residual=on|off   a^[l] = g(z^[l]) + a^[l-1] wherever n^[l] = n^[l-1] (needs depth >= 2)
+    loss=probability|logits   BCE on a^[L], or the stable BCE on the logits z^[L]
+    clip=X|none|off   clip the gradients to a global norm of at most X (> 0) before each step
+Every problem raises SpecError (a ValueError) with one line naming the key, the value and what
+is allowed, before anything is built or trained.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from tinygrad_edu import nn
+from tinygrad_edu.nn.init import get_initializer
 from tinygrad_edu.nn.layers import as_generator
+from tinygrad_edu.optim import clip_grad_norm
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.training import LossFunction
 
 IMAGE_FEATURES = 64 * 64 * 3  # 12288 pixels per flattened image
+NORMS = ("none", "batch")
+MAX_DEPTH = 1000
 
 
 class CourseNet(nn.Module):
-    """fc1 -> act1 -> fc2 -> act2 -> ... -> fcL -> sigmoid, with sizes [n_0, n_1, ..., n_L].
+    """fc1 -> [bn1 ->] act1 -> fc2 -> ... -> fcL -> sigmoid, with sizes [n_0, n_1, ..., n_L].
 
     Layers are attributes named as in the course (fc1, fc2, ...), so parameters are named
-    "fc1.weight", "fc1.bias", ...; `hidden_activation` is "sigmoid", "centered_sigmoid", "relu"
-    or "tanh".
+    "fc1.weight", "fc1.bias", ...; `hidden_activation` is "sigmoid", "centered_sigmoid", "relu",
+    "tanh", "leaky_relu" or "leaky_relu(SLOPE)".
+
+    norm="batch" puts a BatchNorm between each hidden Linear and its activation; that Linear
+    then has no bias, because BatchNorm subtracts the batch mean (any b would cancel exactly,
+    its gradient being 0) and its beta is the shift instead.
+    residual=True adds each hidden layer's input to its output, a^[l] = g(z^[l]) + a^[l-1],
+    at every hidden layer l whose width equals the previous one (n^[l] = n^[l-1]); the others,
+    such as 12288 -> 30, and the output layer stay plain. `residual_layers` lists where.
     """
 
     def __init__(self, sizes: list[int], hidden_activation: str, init: Any = "small",
-                 rng: np.random.Generator | int | None = None, dtype: Any = np.float64) -> None:
+                 rng: np.random.Generator | int | None = None, dtype: Any = np.float64,
+                 norm: str = "none", residual: bool = False) -> None:
         if len(sizes) < 2:
             raise ValueError(f"CourseNet needs at least input and output sizes, got {sizes}")
+        if norm not in NORMS:
+            raise ValueError(f"CourseNet: unknown norm {norm!r}; choose one of {NORMS}")
         rng = as_generator(rng)
         self.sizes = list(sizes)
         self.hidden_activation = hidden_activation
+        self.norm = norm
         self.depth = len(sizes) - 1
+        self.residual_layers = tuple(layer for layer in range(1, self.depth)
+                                     if residual and sizes[layer] == sizes[layer - 1])
         for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+            hidden = layer < self.depth
+            batch_norm = hidden and norm == "batch"
             # setattr, because the number of layers varies; the names are the course's.
-            setattr(self, f"fc{layer}", nn.Linear(n_in, n_out, init=init, rng=rng, dtype=dtype))
-            if layer < self.depth:
+            setattr(self, f"fc{layer}", nn.Linear(n_in, n_out, bias=not batch_norm, init=init,
+                                                  rng=rng, dtype=dtype))
+            if batch_norm:
+                setattr(self, f"bn{layer}", nn.BatchNorm(n_out, dtype=dtype))
+            if hidden:
                 setattr(self, f"act{layer}", make_activation(hidden_activation))
 
     def linear_layers(self) -> list[nn.Linear]:
@@ -53,7 +103,11 @@ class CourseNet(nn.Module):
         """z^[L], the output layer's linear part (before the sigmoid)."""
         a = x
         for layer in range(1, self.depth):
-            a = getattr(self, f"act{layer}")(getattr(self, f"fc{layer}")(a))
+            z = getattr(self, f"fc{layer}")(a)                     # (n_l, m)
+            if self.norm == "batch":
+                z = getattr(self, f"bn{layer}")(z)
+            g = getattr(self, f"act{layer}")(z)
+            a = g + a if layer in self.residual_layers else g      # the skip: + a^[l-1]
         return getattr(self, f"fc{self.depth}")(a)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -61,42 +115,94 @@ class CourseNet(nn.Module):
         return self.logits(x).sigmoid()
 
 
+_LEAKY = re.compile(r"leaky_relu(?:\((?P<slope>[^()]*)\))?")
+ACTIVATIONS = ("sigmoid", "centered_sigmoid", "tanh", "relu", "leaky_relu")
+
+
 def make_activation(name: str) -> nn.Module:
-    activations = {
+    """The activation module for `name`: see ACTIVATIONS; "leaky_relu(0.1)" sets the slope."""
+    simple = {
         "sigmoid": lambda: nn.Sigmoid(),
         "centered_sigmoid": lambda: nn.Sigmoid(centered=True),
         "relu": lambda: nn.ReLU(),
         "tanh": lambda: nn.Tanh(),
     }
-    if name not in activations:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(activations)}")
-    return activations[name]()
+    if name in simple:
+        return simple[name]()
+    leaky = _LEAKY.fullmatch(name) if isinstance(name, str) else None
+    if leaky is None:
+        raise ValueError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)} or "
+                         f"leaky_relu(SLOPE)")
+    if leaky["slope"] is None:
+        return nn.LeakyReLU()
+    try:
+        slope = float(leaky["slope"])
+    except ValueError:
+        raise ValueError(f"activation {name!r}: the slope must be a number, e.g. "
+                         f"leaky_relu(0.1)") from None
+    return nn.LeakyReLU(slope)
+
+
+@dataclass
+class GradientClipping:
+    """A `fit` callback that clips the gradients to a global norm of at most `max_norm`.
+
+    `fit` runs callbacks after backward and before the update, which is exactly where clipping
+    belongs. `norms` collects the norm before clipping of every iteration. Put it AFTER a
+    GradientMonitor in the callback list to record the gradients as backward made them, BEFORE
+    it to record what the step uses.
+    """
+
+    max_norm: float
+    norms: list[float] = field(default_factory=list)
+
+    def __call__(self, iteration: int, model: nn.Module, loss: float) -> None:
+        self.norms.append(clip_grad_norm(model.parameters(), self.max_norm))
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A network of the course (or one of our additions) and the settings it is trained with."""
+    """A network of the course (or one of our additions, or one from --net) and the settings it
+    is trained with."""
 
     name: str
     hidden: tuple[int, ...]            # hidden layer widths
-    activation: str                    # hidden activation
+    activation: str                    # hidden activation (see make_activation)
     init: str                          # weight initializer (see tinygrad_edu.nn.init)
-    learning_rate: float | None = None
-    iterations: int | None = None
+    learning_rate: float = 0.008       # the course's, for specs that give none
+    iterations: int = 2000             # the course's, for specs that give none
     lamda: float = 0.0                 # L2 penalty strength ...
     penalized_layers: tuple[int, ...] = ()  # ... on these layers (1 = first)
     logits_loss: bool = False          # train on z^[L] with the stable logits loss
     course_accuracy: tuple[float, float] | None = None  # (train, test) the course printed
     note: str = ""
+    norm: str = "none"                 # "batch": BatchNorm before each hidden activation
+    residual: bool = False             # a^[l] = g(z^[l]) + a^[l-1] where widths match
+    clip: float | None = None          # max global gradient norm, None = no clipping
 
     @property
     def architecture(self) -> str:
         return "-".join(str(n) for n in (IMAGE_FEATURES, *self.hidden, 1))
 
+    @property
+    def settings(self) -> str:
+        """Every setting in the --net grammar: parse_net(f"NAME:{spec.settings}") rebuilds it
+        (the grammar has one width for all hidden layers, as every network here has)."""
+        width = self.hidden[0] if self.hidden else DEFAULTS.hidden[0]
+        layers = "+".join(map(str, self.penalized_layers))
+        return ",".join([
+            f"depth={len(self.hidden)}", f"width={width}", f"activation={self.activation}",
+            f"init={self.init}", f"lr={self.learning_rate!r}", f"iterations={self.iterations}",
+            f"l2={self.lamda!r}@{layers}" if self.lamda and layers else "l2=0",
+            f"norm={self.norm}", f"residual={'on' if self.residual else 'off'}",
+            f"loss={'logits' if self.logits_loss else 'probability'}",
+            f"clip={self.clip!r}" if self.clip is not None else "clip=none",
+        ])
+
     def build(self, seed: int | None = 0, in_features: int = IMAGE_FEATURES,
               dtype: Any = np.float64) -> CourseNet:
         return CourseNet([in_features, *self.hidden, 1], self.activation, self.init,
-                         rng=seed, dtype=dtype)
+                         rng=seed, dtype=dtype, norm=self.norm, residual=self.residual)
 
     def loss_fn(self) -> LossFunction:
         """BCE on the output (or on the logits) + (lamda / 2m) ||W||^2 on the penalized layers."""
@@ -113,6 +219,10 @@ class ModelSpec:
             return value
 
         return loss
+
+    def clip_callback(self) -> GradientClipping | None:
+        """The `fit` callback that clips the gradients (clip=X), or None without clipping."""
+        return GradientClipping(self.clip) if self.clip is not None else None
 
 
 _COURSE = dict(learning_rate=0.008, iterations=2000)
@@ -158,3 +268,188 @@ def get_spec(name: str) -> ModelSpec:
     if name not in SPECS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
     return SPECS[name]
+
+
+# ==================================================================== any network: --net SPEC
+class SpecError(ValueError):
+    """A --net spec that cannot be built: one line naming the key, the value and what is
+    allowed (the study prints it and exits with status 2)."""
+
+
+# Where a new network (NAME:KEYS) starts: the course's deep ReLU net with He et al.'s init.
+DEFAULTS = ModelSpec("default", _DEEP, "relu", "he")
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_KEYS = ("depth", "width", "activation", "init", "lr", "iterations", "l2", "norm", "residual",
+         "loss", "clip")
+_SWITCH = {"on": True, "off": False}
+_LOSSES = {"probability": False, "logits": True}
+
+
+def _integer(key: str, value: str, low: int, high: int | None = None) -> int:
+    allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+    try:
+        number = int(value)
+    except ValueError:
+        raise SpecError(f"{key}={value!r}: must be {allowed}") from None
+    if number < low or (high is not None and number > high):
+        raise SpecError(f"{key}={value!r}: must be {allowed}")
+    return number
+
+
+def _positive(key: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise SpecError(f"{key}={value!r}: must be a finite number > 0")
+    return number
+
+
+def _l2(value: str) -> tuple[float, tuple[int, ...] | None]:
+    """'1.5@1+2' -> (1.5, (1, 2)); '1.5' -> (1.5, None): every layer, resolved once the depth
+    is known; '0' -> no penalty."""
+    strength, _, layers = value.partition("@")
+    allowed = "LAMBDA (>= 0) or LAMBDA@LAYERS with LAYERS like 1 or 1+2"
+    try:
+        lamda = float(strength)
+    except ValueError:
+        raise SpecError(f"l2={value!r}: must be {allowed}") from None
+    if not math.isfinite(lamda) or lamda < 0:
+        raise SpecError(f"l2={value!r}: must be {allowed}")
+    if not layers:
+        if "@" in value:
+            raise SpecError(f"l2={value!r}: no layer after '@'; must be {allowed}")
+        return lamda, None
+    try:
+        numbers = tuple(int(layer) for layer in layers.split("+"))
+    except ValueError:
+        raise SpecError(f"l2={value!r}: must be {allowed}") from None
+    if len(set(numbers)) != len(numbers):
+        raise SpecError(f"l2={value!r}: a layer is named twice")
+    return lamda, tuple(sorted(numbers))
+
+
+def parse_net(text: str) -> ModelSpec:
+    """Read a --net spec (grammar in the module docstring) into a ModelSpec, checking every
+    setting and their combinations; nothing is built.
+
+        parse_net("tanh8:depth=8,activation=tanh,init=xavier,lr=0.01")
+        parse_net("relu5_he,residual=on")          # named "relu5_he,residual=on"
+
+    A named network with changes is named by the text itself, so a table row says what ran.
+
+    Raises:
+        SpecError: one line naming the key, the value and what is allowed.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError(f"--net {text!r}: empty; give NAME, NAME,KEY=VALUE,... or "
+                        f"NAME:KEY=VALUE,...")
+    text = text.strip()
+    head, colon, rest = text.partition(":")
+    if colon:
+        name, items, base = head.strip(), rest, DEFAULTS
+        if name in SPECS:
+            raise SpecError(f"--net {text!r}: the name {name!r} is one of the course's "
+                            f"networks; write {name},KEY=VALUE to change it, or choose a new "
+                            f"name")
+    else:
+        name, _, items = text.partition(",")
+        name = name.strip()
+        if name not in SPECS:
+            raise SpecError(f"--net {text!r}: unknown network {name!r}; choose one of "
+                            f"{', '.join(SPECS)}, or write NEWNAME:KEY=VALUE,...")
+        base = SPECS[name]
+        name = text if items.strip() else name
+    if not _NAME.fullmatch(name.split(",")[0]):
+        raise SpecError(f"--net {text!r}: the name {name!r} must start with a letter and "
+                        f"hold only letters, digits, '_', '-' and '.'")
+
+    settings: dict[str, str] = {}
+    for item in (part.strip() for part in items.split(",")) if items.strip() else ():
+        key, equals, value = (s.strip() for s in item.partition("="))
+        if not equals or not key or not value:
+            raise SpecError(f"--net {text!r}: {item!r} is not KEY=VALUE (keys: "
+                            f"{', '.join(_KEYS)})")
+        if key not in _KEYS:
+            raise SpecError(f"--net {text!r}: unknown key {key!r} (={value}); keys: "
+                            f"{', '.join(_KEYS)}")
+        if key in settings:
+            raise SpecError(f"--net {text!r}: {key} is given twice ({settings[key]!r} and "
+                            f"{value!r})")
+        settings[key] = value
+    try:
+        return _apply(name, base, settings)
+    except SpecError as error:
+        raise SpecError(f"--net {text!r}: {error}") from None
+
+
+def _apply(name: str, base: ModelSpec, settings: dict[str, str]) -> ModelSpec:
+    """`base` with `settings` (validated strings by key) applied; checks the combinations."""
+    if not settings and name == base.name:
+        return base  # a network of SPECS as it is
+    # A changed network is no longer the course's: its accuracy and note do not carry over.
+    changes: dict[str, Any] = {"name": name, "course_accuracy": None, "note": ""}
+    width = base.hidden[0] if base.hidden else DEFAULTS.hidden[0]
+    depth = len(base.hidden)
+    if "width" in settings:
+        width = _integer("width", settings["width"], 1)
+    if "depth" in settings:
+        depth = _integer("depth", settings["depth"], 0, MAX_DEPTH)
+    if "width" in settings or "depth" in settings:
+        changes["hidden"] = (width,) * depth
+    if "activation" in settings:
+        value = settings["activation"]
+        try:
+            make_activation(value)
+        except ValueError:
+            raise SpecError(f"activation={value!r}: choose one of {', '.join(ACTIVATIONS)} or "
+                            f"leaky_relu(SLOPE) with SLOPE >= 0") from None
+        changes["activation"] = value
+    if "init" in settings:
+        value = settings["init"]
+        try:
+            get_initializer(value)
+        except ValueError:
+            raise SpecError(f"init={value!r}: choose one of small, xavier, he, he_course or "
+                            f"normal(STD) with STD > 0") from None
+        changes["init"] = value
+    if "lr" in settings:
+        changes["learning_rate"] = _positive("lr", settings["lr"])
+    if "iterations" in settings:
+        changes["iterations"] = _integer("iterations", settings["iterations"], 1)
+    for key, field_name, choices in (("norm", "norm", {n: n for n in NORMS}),
+                                     ("residual", "residual", _SWITCH),
+                                     ("loss", "logits_loss", _LOSSES)):
+        if key in settings:
+            if settings[key] not in choices:
+                raise SpecError(f"{key}={settings[key]!r}: choose one of {', '.join(choices)}")
+            changes[field_name] = choices[settings[key]]
+    if "clip" in settings:
+        value = settings["clip"]
+        changes["clip"] = None if value in ("none", "off") else _positive("clip", value)
+    spec = dataclasses.replace(base, **changes)
+
+    n_layers = len(spec.hidden) + 1  # hidden layers and the output layer
+    if "l2" in settings:
+        lamda, layers = _l2(settings["l2"])
+        if layers is None:
+            layers = tuple(range(1, n_layers + 1))
+        bad = [layer for layer in layers if not 1 <= layer <= n_layers]
+        if bad:
+            raise SpecError(f"l2={settings['l2']!r}: layer {bad[0]} does not exist; this "
+                            f"network has layers 1 to {n_layers}")
+        spec = dataclasses.replace(spec, lamda=lamda, penalized_layers=layers if lamda else ())
+    elif any(layer > n_layers for layer in spec.penalized_layers):
+        raise SpecError(f"depth={len(spec.hidden)}: {base.name}'s L2 penalty is on layers "
+                        f"{'+'.join(map(str, spec.penalized_layers))}, and this network has "
+                        f"layers 1 to {n_layers}; give l2= too")
+    if spec.norm == "batch" and not spec.hidden:
+        raise SpecError("norm=batch with depth=0: there is no hidden layer to normalize; "
+                        "use depth >= 1 or norm=none")
+    if spec.residual and len(spec.hidden) < 2:
+        raise SpecError(f"residual=on with depth={len(spec.hidden)}: a skip connection needs "
+                        f"two hidden layers of the same width (the first, fed by the "
+                        f"{IMAGE_FEATURES} pixels, has none); use depth >= 2 or residual=off")
+    return spec

@@ -146,3 +146,44 @@ def test_unknown_initializer_name_is_an_error_listing_the_choices(name) -> None:
     assert repr(name) in message
     for known in init.INITIALIZERS:
         assert known in message
+
+
+# ==================================================================== normal(std)
+@pytest.mark.parametrize("std", [0.05, 1.0, 3.0])
+def test_normal_draws_with_the_chosen_standard_deviation(std) -> None:
+    weight = init.normal(std)(SHAPE, np.random.default_rng(0))
+    assert weight.shape == SHAPE
+    assert weight.var() == pytest.approx(std**2, rel=0.03)
+    assert abs(weight.mean()) < 4 * std / np.sqrt(weight.size)
+
+
+def test_normal_is_named_and_its_name_is_its_string_form() -> None:
+    initializer = init.normal(1.0)
+    assert initializer.__name__ == "normal(1.0)"
+    layer = nn.Linear(30, 30, init=initializer, rng=0)
+    assert layer.init_name == "normal(1.0)" and "init=normal(1.0)" in repr(layer)
+    by_name = nn.Linear(30, 30, init="normal(1.0)", rng=0)
+    np.testing.assert_array_equal(by_name.weight.data, layer.weight.data)
+    again = init.get_initializer(initializer.__name__)
+    np.testing.assert_array_equal(again(SHAPE, np.random.default_rng(1)),
+                                  initializer(SHAPE, np.random.default_rng(1)))
+    small = init.get_initializer("normal(0.01)")  # the course's small init is normal(0.01)
+    np.testing.assert_array_equal(small(SHAPE, np.random.default_rng(2)),
+                                  init.small(SHAPE, np.random.default_rng(2)))
+
+
+@pytest.mark.parametrize("std", [0.0, -1.0, float("nan"), float("inf"), "1", True])
+def test_normal_rejects_bad_standard_deviations(std) -> None:
+    with pytest.raises(ValueError, match="init.normal: std must be a finite number > 0"):
+        init.normal(std)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("normal(abc)", "the standard deviation must be a number"),
+    ("normal(-2)", "std must be a finite number > 0"),
+    ("normal()", "the standard deviation must be a number"),
+    ("normal", "unknown initializer 'normal'.*normal\\(STD\\)"),
+])
+def test_bad_normal_strings_are_errors(name, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        init.get_initializer(name)

@@ -458,3 +458,98 @@ def test_float32_layers_stay_float32(activation) -> None:
     for name, param in model.named_parameters():
         assert param.dtype == np.float32, name
         assert param.grad is not None and param.grad.dtype == np.float32, name
+
+
+# ==================================================================== leaky relu, residual nets
+def test_leaky_relu_module_values_and_repr() -> None:
+    z = Tensor(np.array([[-2.0, 0.0, 3.0]]))
+    np.testing.assert_array_equal(nn.LeakyReLU(0.2)(z).data, [[-0.4, 0.0, 3.0]])
+    np.testing.assert_array_equal(nn.LeakyReLU()(z).data, [[-0.02, 0.0, 3.0]])
+    assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
+
+
+@pytest.mark.parametrize("slope", [-0.5, float("nan"), "0.1", None])
+def test_leaky_relu_module_rejects_bad_slopes(slope) -> None:
+    with pytest.raises(ValueError, match="LeakyReLU: negative_slope must be a finite number"):
+        nn.LeakyReLU(slope)
+
+
+RESIDUAL_ACTIVATIONS = (*ACTIVATIONS, "leaky_relu(0.1)")
+
+
+def np_hidden(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """g(z) and g'(z) for every hidden activation CourseNet takes, leaky ReLU included."""
+    if name == "leaky_relu(0.1)":
+        return np.where(z > 0, z, 0.1 * z), np.where(z > 0, 1.0, 0.1)
+    a = np_activation(name, z)
+    return a, np_activation_derivative(name, z, a)
+
+
+@st.composite
+def residual_networks(draw):
+    """CourseNet sizes where neighbouring widths often match (2 or 3 units), so that skips
+    appear at some layers and not at others, with weights, data and labels."""
+    depth = draw(st.integers(2, 6), label="depth")
+    sizes = [draw(st.sampled_from([2, 3])) for _ in range(depth)] + [1]
+    m = draw(st.integers(1, 6), label="m")
+    activation = draw(st.sampled_from(RESIDUAL_ACTIVATIONS), label="activation")
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
+    weights = [rng.standard_normal((b, a)) / np.sqrt(a)
+               for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    biases = [rng.standard_normal((b, 1)) * 0.5 for b in sizes[1:]]
+    x = rng.standard_normal((sizes[0], m))
+    y = (rng.random((1, m)) < 0.5).astype(np.float64)
+    return sizes, activation, weights, biases, x, y
+
+
+@given(residual_networks())
+def test_residual_network_gradients_match_hand_derived_formulas(net) -> None:
+    """a^[l] = g(z^[l]) + a^[l-1] where n^[l] = n^[l-1], else g(z^[l]); backward by hand:
+    dz^[l] = da^[l] * g'(z^[l]),  dW^[l] = dz^[l] a^[l-1]^T,  db^[l] = sum dz^[l],
+    da^[l-1] = W^[l]^T dz^[l] (+ da^[l] where the skip carried a^[l-1] forward)."""
+    sizes, activation, weights, biases, x, y = net
+    model = models.CourseNet(sizes, activation, residual=True, rng=0)
+    depth = len(weights)
+    skips = [layer for layer in range(1, depth) if sizes[layer] == sizes[layer - 1]]
+    assert model.residual_layers == tuple(skips)
+    for linear, weight, bias in zip(model.linear_layers(), weights, biases, strict=True):
+        linear.weight.data[...] = weight
+        linear.bias.data[...] = bias
+
+    # Forward by hand, keeping a^[l-1], z^[l] and g'(z^[l]) of every layer.
+    a, cache = x, []
+    for layer in range(1, depth):
+        z = weights[layer - 1] @ a + biases[layer - 1]
+        g, slope = np_hidden(activation, z)
+        cache.append((a, z, slope))
+        if activation.startswith(("relu", "leaky")):  # keep clear of the kink at 0
+            assume(np.all(np.abs(z) > 1e-6))
+        a = g + a if layer in skips else g
+    z_last = weights[-1] @ a + biases[-1]
+    cache.append((a, z_last, None))
+    out = model(Tensor(x))
+    np.testing.assert_allclose(out.data, np_sigmoid(z_last), rtol=1e-12, atol=1e-14)
+
+    m = x.shape[1]
+    nn.binary_cross_entropy_with_logits(model.logits(Tensor(x)), y).backward()
+    dz = (np_sigmoid(z_last) - y) / m                        # dz^[L]
+    assert_relative_close(model.linear_layers()[-1].weight.grad, dz @ a.T, f"dW{depth}")
+    assert_relative_close(model.linear_layers()[-1].bias.grad, dz.sum(1, keepdims=True),
+                          f"db{depth}")
+    da = weights[-1].T @ dz                                  # da^[L-1]
+    for layer in range(depth - 1, 0, -1):
+        a_prev, _, slope = cache[layer - 1]
+        dz = da * slope                                      # dz^[l] = da^[l] * g'(z^[l])
+        linear = getattr(model, f"fc{layer}")
+        assert_relative_close(linear.weight.grad, dz @ a_prev.T, f"dW{layer}")
+        assert_relative_close(linear.bias.grad, dz.sum(axis=1, keepdims=True), f"db{layer}")
+        # da^[l-1]: through W^[l], plus da^[l] itself where the skip carried a^[l-1] forward
+        da = weights[layer - 1].T @ dz + (da if layer in skips else 0.0)
+
+
+def test_residual_is_off_by_default_and_skips_only_matching_widths() -> None:
+    assert models.CourseNet([3, 3, 3, 1], "relu", rng=0).residual_layers == ()
+    assert models.CourseNet([5, 3, 3, 2, 2, 1], "relu", residual=True,
+                            rng=0).residual_layers == (2, 4)
+    # The output layer never gets a skip, even where the widths would match.
+    assert models.CourseNet([1, 1, 1], "tanh", residual=True, rng=0).residual_layers == (1,)

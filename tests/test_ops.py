@@ -698,3 +698,42 @@ def test_binary_cross_entropy_shape_mismatch_names_both_shapes():
     assert "(1, 4)" in message and "(4,)" in message, message
     with pytest.raises(ValueError, match=re.escape("()")):  # no sample axis: what is m?
         bce(Tensor(0.0), Tensor(0.0))
+
+
+# ==================================================================== leaky relu
+@given(x=arrays(shapes()).map(away_from([0.0])), slope=st.floats(0.0, 1.0))
+def test_leaky_relu_gradient(x, slope):
+    gradcheck(lambda t: t.leaky_relu(slope), leaf(x))
+
+
+@given(x=arrays(shapes(min_dims=1), low=-5.0, high=5.0), slope=st.floats(0.0, 1.0),
+       g=st.floats(-2.0, 2.0))
+def test_leaky_relu_value_and_vjp_are_the_formula(x, slope, g):
+    """f(x) = x for x > 0, slope * x otherwise; its VJP is grad * (1 or slope)."""
+    t = leaf(x)
+    out = t.leaky_relu(slope)
+    np.testing.assert_array_equal(out.data, np.where(x > 0, x, slope * x))
+    out.backward(np.full(x.shape, g))
+    assert_grad_close(t.grad, g * np.where(x > 0, 1.0, slope), rtol=1e-12, atol=1e-15,
+                      name="leaky_relu")
+
+
+@pytest.mark.parametrize("x, expected", [(0.0, 0.1), (2.0, 1.0), (-2.0, 0.1)],
+                         ids=["leaky_relu'(0) = slope", "leaky_relu'(2)", "leaky_relu'(-2)"])
+def test_leaky_relu_derivative_at_a_point(x, expected):
+    t = leaf(x)
+    t.leaky_relu(0.1).backward()
+    assert t.grad.item() == expected
+
+
+def test_leaky_relu_default_slope_and_float32():
+    t = leaf([-2.0, 3.0], dtype=np.float32)
+    out = t.leaky_relu()
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, np.array([-0.02, 3.0], dtype=np.float32))
+
+
+@pytest.mark.parametrize("slope", [-0.1, float("nan"), float("inf"), "0.1", True])
+def test_leaky_relu_bad_slope_is_an_error(slope):
+    with pytest.raises(ValueError, match=r"leaky_relu: negative_slope must be a finite number"):
+        leaf([1.0]).leaky_relu(slope)

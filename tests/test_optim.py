@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import Tensor, nn
-from tinygrad_edu.optim import SGD, Adam
+from tinygrad_edu.optim import SGD, Adam, clip_grad_norm
 
 
 def param(values, dtype=np.float64) -> Tensor:
@@ -251,3 +251,59 @@ def test_float32_sgd_step_is_computed_in_float32() -> None:
     SGD([w], lr=0.3).step()
     expected = np.float32(1.0) - np.float32(0.3) * np.float32(0.1)
     assert w.data[0] == pytest.approx(float(expected), rel=1e-7)
+
+
+# ==================================================================== clip_grad_norm
+def test_clip_grad_norm_scales_all_gradients_together_to_max_norm() -> None:
+    w, b, unused = param(np.zeros((2, 2))), param(np.zeros(2)), param([1.0])
+    set_grad(w, [[3.0, 0.0], [0.0, 4.0]])
+    set_grad(b, [0.0, 12.0])
+    total = clip_grad_norm([w, b, unused], max_norm=6.5)  # unused has no gradient: skipped
+    assert total == 13.0  # sqrt(9 + 16 + 144), by hand
+    np.testing.assert_allclose(w.grad.data, [[1.5, 0.0], [0.0, 2.0]], rtol=1e-15)
+    np.testing.assert_allclose(b.grad.data, [0.0, 6.0], rtol=1e-15)
+    assert unused.grad is None
+
+
+def test_clip_grad_norm_leaves_small_gradients_alone_and_returns_their_norm() -> None:
+    w = param([0.0, 0.0])
+    set_grad(w, [0.6, -0.8])
+    assert clip_grad_norm(w, max_norm=1.0) == pytest.approx(1.0)  # a single tensor works too
+    np.testing.assert_array_equal(w.grad.data, [0.6, -0.8])
+    assert clip_grad_norm([w], max_norm=2.0) == pytest.approx(1.0)
+    np.testing.assert_array_equal(w.grad.data, [0.6, -0.8])
+    set_grad(w, [0.0, 0.0])
+    assert clip_grad_norm([w], 1.0) == 0.0
+
+
+def test_clip_grad_norm_huge_finite_gradients_do_not_overflow() -> None:
+    w = param([0.0, 0.0])
+    set_grad(w, [3e200, 4e200])  # their squares overflow a float64
+    assert clip_grad_norm([w], 1.0) == pytest.approx(5e200, rel=1e-15)
+    np.testing.assert_allclose(w.grad.data, [0.6, 0.8], rtol=1e-15)
+
+
+def test_clip_grad_norm_keeps_float32() -> None:
+    w = param([3.0, 4.0], dtype=np.float32)
+    set_grad(w, [3.0, 4.0])
+    clip_grad_norm([w], 1.0)
+    assert w.grad.dtype == np.float32
+    np.testing.assert_allclose(w.grad.data, [0.6, 0.8], rtol=1e-6)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_clip_grad_norm_refuses_non_finite_gradients_and_changes_nothing(value) -> None:
+    w, v = param([0.0, 0.0]), param([0.0])
+    set_grad(w, [1.0, 2.0])
+    set_grad(v, [value])
+    with pytest.raises(FloatingPointError, match=r"gradient 1 \(shape \(1,\)\) holds NaN or inf"):
+        clip_grad_norm([w, v], 1.0)
+    np.testing.assert_array_equal(w.grad.data, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("max_norm", [0.0, -1.0, np.nan, np.inf, "1", None, True])
+def test_clip_grad_norm_bad_max_norm_is_an_error(max_norm) -> None:
+    w = param([1.0])
+    set_grad(w, [5.0])
+    with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be a finite number > 0"):
+        clip_grad_norm([w], max_norm)

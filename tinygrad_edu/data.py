@@ -13,42 +13,55 @@ channel per row, so ``x`` is ``(12288, m)`` and labels are ``(1, m)``. That is t
 the course this project follows, where a layer computes ``W @ x + b`` for all m images at once.
 Pixels are scaled from 0..255 to [0, 1].
 
-Where the files are looked for (:func:`candidate_dirs`), in this order, the first folder holding
-both files wins:
+Where the files come from (:func:`find_data_dir`, then :func:`download_cat_files`), in order:
 
-1. ``data_dir`` when a caller passes it (scripts expose it as ``--data-dir``); then ONLY that
-   folder is searched, so a typo is an error rather than a silent switch to other data;
+1. ``data_dir`` when a caller passes it (scripts expose it as ``--data-dir``);
 2. the folder named by the environment variable ``TINYGRAD_EDU_DATA``, if set;
 3. ``./datasets`` relative to the current working directory;
-4. ``<repo root>/../shared/datasets``: the layout in which developers and CI keep the shared
-   data folder beside the checkout (``SHARED_DATA_DIR`` below).
+4. the cache folder, ``pooch.os_cache("tinygrad_edu")`` (e.g. ``~/.cache/tinygrad_edu`` on
+   Linux), or the folder named by ``TINYGRAD_EDU_CACHE``;
+5. a download into the cache from the pinned mirrors (:data:`MIRRORS`), tried in order, each
+   file checked against its known SHA-256 (:data:`SHA256`) before it is kept.
 
-The files are never copied into the repository. Where they are absent,
-:func:`load_cat_or_synthetic` falls back to :func:`synthetic_cat_dataset`, a deterministic
-stand-in with the same shapes and class balance that is clearly NOT cat photos.
+A ``data_dir`` or ``$TINYGRAD_EDU_DATA`` that is set but does not hold both files is an error
+that names the folder and what is missing: naming a folder means "use THESE files", so it never
+quietly switches to other data. When nothing is found and no mirror answers (offline), one
+:class:`DatasetNotFoundError` says where it looked, why each mirror failed and the two ways out.
+The files are never copied into the repository. The synthetic stand-in,
+:func:`synthetic_cat_dataset`, is used only when asked for (``--synthetic``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import NamedTuple
 
 import h5py
 import numpy as np
+import pooch
 from numpy.typing import DTypeLike
 
 __all__ = [
+    "CACHE_ENV_VAR",
     "DATA_ENV_VAR",
-    "SHARED_DATA_DIR",
+    "MIRRORS",
+    "SHA256",
     "TEST_FILE",
     "TRAIN_FILE",
     "CatDataset",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "cache_dir",
     "candidate_dirs",
+    "download_cat_files",
     "find_data_dir",
     "load_cat_dataset",
+    "locate_cat_files",
     "load_cat_or_synthetic",
     "synthetic_cat_dataset",
 ]
@@ -57,9 +70,22 @@ DATA_ENV_VAR = "TINYGRAD_EDU_DATA"
 TRAIN_FILE = "train_catvnoncat.h5"
 TEST_FILE = "test_catvnoncat.h5"
 
-# The last entry of the search path: the shared data folder beside the checkout. A module-level
-# name (read at call time) so tests can point it elsewhere and see the "nothing found" case.
-SHARED_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+CACHE_ENV_VAR = "TINYGRAD_EDU_CACHE"
+
+_log = logging.getLogger(__name__)
+
+# Two public copies of the course's files, each pinned at a commit so that the bytes cannot
+# change under us; the SHA-256 below is what makes a mirror safe to use at all.
+MIRRORS: tuple[str, ...] = (
+    "https://raw.githubusercontent.com/Hiren2002/Logistic-Regression/"
+    "a6139a838a0e624f4ab923377df0c5d3386fdf1f/datasets/",
+    "https://raw.githubusercontent.com/ramakris/coursera-deeplearning/"
+    "c79617ebb9ff38e765e821f80352adee93f19357/neuralnetworks/week4/datasets/",
+)
+SHA256: Mapping[str, str] = MappingProxyType({
+    TRAIN_FILE: "fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242",
+    TEST_FILE: "6a9d39ce52fa85953c5834695b8534a30ed8cfd54971fb2f080b5a24d002b951",
+})
 
 IMAGE_SHAPE = (64, 64, 3)
 N_FEATURES = 64 * 64 * 3  # 12288 values per flattened image
@@ -89,7 +115,8 @@ class CatDataset(NamedTuple):
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The cat / non-cat files are not in any folder of the search path."""
+    """The cat / non-cat files are neither in a folder of the search path nor downloadable, or a
+    folder the user named lacks them."""
 
 
 class DatasetFormatError(ValueError):
@@ -101,48 +128,45 @@ class DatasetFormatError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 
-def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Return the folders searched for the data files, in search order.
+def cache_dir() -> Path:
+    """The folder downloads go to: ``$TINYGRAD_EDU_CACHE`` if set, else the user's cache folder
+    ``pooch.os_cache("tinygrad_edu")`` (``~/.cache/tinygrad_edu`` on Linux)."""
+    override = os.environ.get(CACHE_ENV_VAR, "").strip()
+    return Path(override).expanduser() if override else Path(pooch.os_cache("tinygrad_edu"))
 
-    An explicit ``data_dir`` is the whole search path. Otherwise: ``$TINYGRAD_EDU_DATA`` (if
-    set and non-empty), ``./datasets`` under the current working directory, and
-    ``SHARED_DATA_DIR``. Duplicates are dropped so error messages list each folder once.
-    """
+
+def _named_folder(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str] | None:
+    """The folder the user named, ``data_dir`` or ``$TINYGRAD_EDU_DATA``, and how it was named."""
     if data_dir is not None:
-        return [Path(data_dir).expanduser()]
-
-    candidates: list[Path] = []
+        return Path(data_dir).expanduser(), "data_dir / --data-dir"
     env_dir = os.environ.get(DATA_ENV_VAR, "").strip()
     if env_dir:
-        candidates.append(Path(env_dir).expanduser())
-    # Resolved now rather than at import, so the folder follows the caller's working directory.
-    candidates.append(Path.cwd() / "datasets")
-    candidates.append(SHARED_DATA_DIR)
+        return Path(env_dir).expanduser(), f"${DATA_ENV_VAR}"
+    return None
 
-    unique: list[Path] = []
-    seen: set[Path] = set()
-    for folder in candidates:
-        key = folder.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(folder)
-    return unique
+
+def candidate_dirs(
+    data_dir: str | os.PathLike[str] | None = None, cache: str | os.PathLike[str] | None = None
+) -> list[Path]:
+    """The folders searched, in order, before any download.
+
+    A folder the user named (``data_dir``, else ``$TINYGRAD_EDU_DATA``) is the whole search
+    path; otherwise ``./datasets`` under the current working directory, then the cache folder
+    (``cache``, or :func:`cache_dir`).
+    """
+    named = _named_folder(data_dir)
+    if named is not None:
+        return [named[0]]
+    # Resolved now rather than at import, so the folder follows the caller's working directory.
+    return [Path.cwd() / "datasets", Path(cache) if cache is not None else cache_dir()]
 
 
 def _has_both_files(folder: Path) -> bool:
     return (folder / TRAIN_FILE).is_file() and (folder / TEST_FILE).is_file()
 
 
-def find_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """Return the first folder of :func:`candidate_dirs` holding both files, or ``None``."""
-    for folder in candidate_dirs(data_dir):
-        if _has_both_files(folder):
-            return folder
-    return None
-
-
 def _describe_folder(folder: Path) -> str:
-    """Say why ``folder`` did not qualify, for the not-found message."""
+    """Say why ``folder`` did not qualify, for the error messages."""
     if not folder.exists():
         return f"{folder} (does not exist)"
     if not folder.is_dir():
@@ -151,27 +175,122 @@ def _describe_folder(folder: Path) -> str:
     return f"{folder} (missing {', '.join(missing)})"
 
 
-def _not_found_error(data_dir: str | os.PathLike[str] | None) -> DatasetNotFoundError:
-    """Build the error for files absent from every candidate folder, with how to fix it."""
-    folders = candidate_dirs(data_dir)
-    if data_dir is not None:
-        folder = folders[0]
-        if not folder.exists():
-            problem = f"data_dir {folder} does not exist."
-        else:
-            problem = f"data_dir {_describe_folder(folder)} does not hold both data files."
-        return DatasetNotFoundError(
-            f"{problem} Pass data_dir / --data-dir the folder that contains {TRAIN_FILE} and "
-            f"{TEST_FILE}, or leave it out to search ${DATA_ENV_VAR}, ./datasets and "
-            f"{SHARED_DATA_DIR}."
+def find_data_dir(
+    data_dir: str | os.PathLike[str] | None = None, cache: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The first folder of :func:`candidate_dirs` holding both files, or ``None`` when only a
+    download can help. Never downloads.
+
+    Raises:
+        DatasetNotFoundError: ``data_dir`` or ``$TINYGRAD_EDU_DATA`` is set and that folder
+            lacks a file: the message names the folder and what is missing.
+    """
+    named = _named_folder(data_dir)
+    if named is not None:
+        folder, how = named
+        if _has_both_files(folder):
+            return folder
+        problem = "does not exist" if not folder.exists() else "does not hold both data files"
+        raise DatasetNotFoundError(
+            f"{how} names {_describe_folder(folder)}, which {problem}. Name the folder that "
+            f"contains {TRAIN_FILE} and {TEST_FILE} (scripts: --data-dir DIR), or leave "
+            f"{how} unset to use ./datasets, the cache {cache_dir()} or a download."
         )
-    looked_in = "\n".join(f"  - {_describe_folder(folder)}" for folder in folders)
-    return DatasetNotFoundError(
-        f"cat/non-cat data files ({TRAIN_FILE}, {TEST_FILE}) not found. Looked in:\n"
-        f"{looked_in}\n"
-        f"To fix: pass data_dir=... (scripts: --data-dir PATH) naming the folder that holds "
-        f"them, or set the environment variable {DATA_ENV_VAR}=/path/to/folder, or use the "
-        f"synthetic stand-in (synthetic_cat_dataset() or load_cat_or_synthetic())."
+    for folder in candidate_dirs(cache=cache):
+        if _has_both_files(folder):
+            return folder
+    return None
+
+
+def _why(error: BaseException) -> str:
+    """One short reason for a failed download: 'HTTP 404 Not Found', 'Connection refused'."""
+    response = getattr(error, "response", None)
+    if response is not None:
+        return f"HTTP {response.status_code} {response.reason}"
+    # requests nests the socket error deep in its message; the errno text is what matters.
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
+    return found.group(1).strip() if found else f"{type(error).__name__}: {error}"
+
+
+def download_cat_files(
+    cache: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    sha256: Mapping[str, str] = SHA256,
+    progress: bool = True,
+) -> tuple[Path | None, list[str]]:
+    """Fetch both files into ``cache`` (default :func:`cache_dir`) from the first mirror that
+    serves each one with the right SHA-256.
+
+    ``pooch.retrieve`` does the work: it streams to a temporary file beside the target, checks
+    the hash, and only then renames it, so a mismatched download leaves nothing in the cache; a
+    file already there with the right hash is not downloaded again. Mirrors and hashes are
+    arguments so that tests can point them at a local server.
+
+    Returns:
+        ``(folder, failures)``: the cache folder holding both files (``None`` if a file could
+        not be fetched from any mirror) and one line per failed attempt, URL and reason.
+    """
+    folder = Path(cache) if cache is not None else cache_dir()
+    failures: list[str] = []
+    for name in (TRAIN_FILE, TEST_FILE):
+        failed_before = len(failures)
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + "/" + name
+            try:
+                pooch.retrieve(url, known_hash=f"sha256:{sha256[name]}", fname=name,
+                               path=folder, progressbar=progress)
+            except OSError as error:  # requests' errors are OSErrors: HTTP status, no route
+                failures.append(f"{url}: {_why(error)}")
+            except ValueError:  # pooch: the hash of the downloaded bytes differs
+                failures.append(f"{url}: checksum mismatch (expected sha256 {sha256[name]}); "
+                                f"the download was discarded, nothing kept in {folder}")
+            else:
+                # A bad mirror is reported even when the next one served the file (a warning
+                # reaches stderr without any logging set up); when all fail, the caller's
+                # error lists the failures once.
+                for line in failures[failed_before:]:
+                    _log.warning("download failed: %s; %s came from %s instead", line, name, url)
+                break
+        else:
+            return None, failures
+    return folder, failures
+
+
+def locate_cat_files(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    cache: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    sha256: Mapping[str, str] = SHA256,
+    progress: bool = True,
+) -> Path:
+    """The folder holding both files: found (:func:`find_data_dir`) or downloaded into the cache
+    (:func:`download_cat_files`, unless ``download=False``).
+
+    Raises:
+        DatasetNotFoundError: a named folder lacks a file, or nothing was found and no mirror
+            served the files; the message says where it looked, why each mirror failed, and the
+            two ways out (``--data-dir DIR`` or ``--synthetic``).
+    """
+    folder = find_data_dir(data_dir, cache)
+    if folder is not None:
+        return folder
+    failures = ["downloads are switched off (download=False)"]
+    if download:
+        folder, failures = download_cat_files(cache, mirrors, sha256, progress)
+        if folder is not None:
+            return folder
+    looked_in = "\n".join(f"  - {_describe_folder(folder)}"
+                          for folder in candidate_dirs(cache=cache))
+    tried = "\n".join(f"  - {line}" for line in failures)
+    raise DatasetNotFoundError(
+        f"the cat/non-cat files ({TRAIN_FILE}, {TEST_FILE}) were neither found nor "
+        f"downloaded.\nLooked in (${DATA_ENV_VAR} is not set):\n{looked_in}\n"
+        f"Downloads tried:\n{tried}\n"
+        f"Two ways out: --data-dir DIR (data_dir=DIR in Python, or ${DATA_ENV_VAR}=DIR) naming "
+        f"a folder that holds both files, or --synthetic to run on the labelled synthetic "
+        f"stand-in (synthetic_cat_dataset() in Python), which is not cat photos."
     )
 
 
@@ -288,24 +407,34 @@ def _to_columns(
 
 
 def load_cat_dataset(
-    data_dir: str | os.PathLike[str] | None = None, dtype: DTypeLike = np.float64
+    data_dir: str | os.PathLike[str] | None = None,
+    dtype: DTypeLike = np.float64,
+    *,
+    download: bool = True,
+    cache: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] = MIRRORS,
+    sha256: Mapping[str, str] = SHA256,
+    progress: bool = True,
 ) -> CatDataset:
     """Load the real cat / non-cat files as a :class:`CatDataset` (samples as columns).
 
     Args:
         data_dir: folder holding ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``. If ``None``
-            the search path of the module docstring is used.
+            the search path of the module docstring is used, downloading as a last resort.
         dtype: floating dtype of every returned array (``np.float32`` halves the memory).
+        download: fetch the files into the cache when no folder holds them.
+        cache, mirrors, sha256, progress: where downloads go, where from, the hashes they
+            must have, and whether to show a progress bar (see :func:`download_cat_files`).
 
     Raises:
-        DatasetNotFoundError: no searched folder holds both files (the message lists them).
+        DatasetNotFoundError: a named folder lacks a file, or the files were neither found nor
+            downloaded (the message says where it looked and what to do).
         DatasetFormatError: a file is unreadable or has the wrong keys, shapes or labels.
         TypeError: ``dtype`` is not a floating dtype.
     """
     float_dtype = _float_dtype(dtype)
-    folder = find_data_dir(data_dir)
-    if folder is None:
-        raise _not_found_error(data_dir)
+    folder = locate_cat_files(data_dir, download=download, cache=cache, mirrors=mirrors,
+                              sha256=sha256, progress=progress)
 
     train_x, train_y, train_classes = _read_split(folder / TRAIN_FILE, "train")
     test_x, test_y, test_classes = _read_split(folder / TEST_FILE, "test")
@@ -393,8 +522,8 @@ def _synthetic_split(
 def synthetic_cat_dataset(seed: int = 0, dtype: DTypeLike = np.float64) -> CatDataset:
     """Return a deterministic SYNTHETIC STAND-IN for the cat / non-cat data. NOT cat photos.
 
-    It is used wherever the real files are absent (e.g. a fresh clone without the shared data
-    folder) so that code, tests and examples still run. It mirrors the real data's format
+    It is used only when asked for (``--synthetic``), e.g. to try the code offline or in
+    quick tests; nothing falls back to it on its own. It mirrors the real data's format
     exactly: x ``(12288, 209)`` / ``(12288, 50)``, labels ``(1, m)``, 72 / 209 cats in train
     and 33 / 50 in test at shuffled positions, pixels in [0, 1] on multiples of 1/255, classes
     ``('non-cat', 'cat')``. Results obtained on it say nothing about cat photos.
@@ -434,25 +563,21 @@ def load_cat_or_synthetic(
     data_dir: str | os.PathLike[str] | None = None,
     dtype: DTypeLike = np.float64,
     seed: int = 0,
+    *,
+    synthetic: bool = False,
 ) -> tuple[CatDataset, str]:
-    """Return the real data if found, else the synthetic stand-in, with a description of which.
+    """The real data (found or downloaded, :func:`load_cat_dataset`), or the synthetic stand-in
+    when ``synthetic=True`` (a script's ``--synthetic``), with a description of which.
 
-    The fallback happens only when ``data_dir`` is ``None``: a folder named explicitly must
-    hold the files, otherwise :class:`DatasetNotFoundError` is raised. Corrupt files found on
-    the search path raise :class:`DatasetFormatError` rather than being silently replaced.
+    It never falls back: when the real files can be neither found nor downloaded it raises
+    :class:`DatasetNotFoundError`, whose message offers the stand-in as one way out.
 
     Returns:
         ``(dataset, source)`` where ``source`` is e.g. ``"cat/non-cat files in /path"`` or
-        ``"SYNTHETIC stand-in (real cat/non-cat files not found in: ...)"``; print it so users
-        know which data their numbers come from.
+        ``"SYNTHETIC stand-in, seed 0 (asked for)"``; print it so users know which data their
+        numbers come from.
     """
-    folder = find_data_dir(data_dir)
-    if folder is not None:
-        return load_cat_dataset(folder, dtype), f"cat/non-cat files in {folder}"
-    if data_dir is not None:
-        raise _not_found_error(data_dir)
-    searched = ", ".join(str(path) for path in candidate_dirs())
-    dataset = synthetic_cat_dataset(seed, dtype)
-    return dataset, (
-        f"SYNTHETIC stand-in, seed {seed} (real cat/non-cat files not found in: {searched})"
-    )
+    if synthetic:
+        return synthetic_cat_dataset(seed, dtype), f"SYNTHETIC stand-in, seed {seed} (asked for)"
+    folder = locate_cat_files(data_dir)
+    return load_cat_dataset(folder, dtype), f"cat/non-cat files in {folder}"

@@ -311,6 +311,28 @@ class ReLU(Function):
         return grad * (a > 0)
 
 
+class LeakyReLU(Function):
+    """a = z for z > 0, and slope * z otherwise (slope = `negative_slope`, 0.01 by default).
+    dL/dz = grad * [z > 0] + grad * slope * [z <= 0], with leaky_relu'(0) = slope (the z <= 0
+    branch, as PyTorch takes it). Unlike ReLU, a unit with z < 0 still passes slope * grad
+    back, so it cannot die."""
+
+    def forward(self, z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+        if (not isinstance(negative_slope, (int, float, np.integer, np.floating))
+                or isinstance(negative_slope, bool) or not np.isfinite(negative_slope)
+                or negative_slope < 0):
+            raise ValueError(f"leaky_relu: negative_slope must be a finite number >= 0, got "
+                             f"{negative_slope!r}")
+        positive = z > 0
+        slope = np.asarray(negative_slope, dtype=z.dtype)  # keeps float32 float32
+        self.save_for_backward(positive, slope)
+        return np.where(positive, z, slope * z)
+
+    def backward(self, grad: np.ndarray):
+        positive, slope = self.saved
+        return np.where(positive, grad, slope * grad)
+
+
 class Tanh(Function):
     """a = tanh(z).   dL/dz = grad * (1 - a^2)  (np.tanh saturates to +-1 without overflow)."""
 

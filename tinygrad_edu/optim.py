@@ -1,4 +1,5 @@
-"""Optimizers: they read each parameter's .grad and update its .data in place.
+"""Optimizers: they read each parameter's .grad and update its .data in place; and gradient
+clipping by global norm, applied to the gradients between backward and the step.
 
 Updates happen on the arrays directly, outside the graph (nothing is recorded), as
 `torch.no_grad()` updates do in PyTorch.
@@ -104,3 +105,49 @@ class Adam(Optimizer):
             v *= beta2
             v += (1 - beta2) * (g * g)
             param.data -= self.lr * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
+
+
+def clip_grad_norm(parameters: Iterable[Tensor] | Tensor, max_norm: float) -> float:
+    """Scale all gradients together so that their global norm is at most `max_norm`, and return
+    the norm before clipping (as PyTorch's `clip_grad_norm_` does).
+
+    The global norm treats every gradient as one long vector g:
+        ||g|| = sqrt( sum over parameters p of sum of dp^2 )
+    and if ||g|| > max_norm every gradient is multiplied by max_norm / ||g|| (Pascanu, Mikolov &
+    Bengio, 2013, "On the difficulty of training recurrent neural networks"). The direction of
+    the step is unchanged, only its length is capped: an exploding gradient can no longer throw
+    the weights far away in one update. (PyTorch divides by ||g|| + 1e-6; we divide by ||g||,
+    so a clipped gradient has norm exactly max_norm.) Parameters without a gradient are skipped.
+
+    Call it between `backward()` and `optimizer.step()` (with `fit`, from a callback).
+
+    Raises:
+        ValueError: max_norm is not a finite number > 0.
+        FloatingPointError: a gradient holds NaN or inf. Scaling by max_norm / inf would give
+            zeros and by NaN would give NaNs, both silently wrong, so nothing is changed and the
+            error names the parameter (PyTorch's error_if_nonfinite=True).
+    """
+    if not _is_number(max_norm) or not np.isfinite(max_norm) or max_norm <= 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be a finite number > 0, got "
+                         f"{max_norm!r}")
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    grads = [p.grad.data for p in params if isinstance(p, Tensor) and p.grad is not None]
+    for position, g in enumerate(grads):
+        if not np.all(np.isfinite(g)):
+            raise FloatingPointError(
+                f"clip_grad_norm: gradient {position} (shape {g.shape}) holds NaN or inf; "
+                f"clipping cannot repair it. Lower the learning rate or clip earlier.")
+    # The sum of squares of huge finite gradients (1e200) would overflow to inf: scale by the
+    # largest entry first, ||g|| = s * sqrt(sum (g / s)^2), as BLAS's nrm2 does.
+    scale = max((float(np.max(np.abs(g))) for g in grads if g.size), default=0.0)
+    if scale == 0.0:
+        return 0.0
+    total = scale * float(np.sqrt(sum(float(np.sum(np.square(g / scale))) for g in grads)))
+    if total > max_norm:
+        factor = max_norm / total
+        for p in params:
+            if isinstance(p, Tensor) and p.grad is not None:
+                # A new array rather than in place: whatever else may hold the old one is left
+                # alone. The factor takes the gradient's dtype, so float32 stays float32.
+                p.grad.data = p.grad.data * p.grad.data.dtype.type(factor)
+    return total

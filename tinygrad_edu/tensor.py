@@ -328,6 +328,9 @@ class Tensor:
     def relu(self) -> Tensor:
         return ops.ReLU.apply(self)
 
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return ops.LeakyReLU.apply(self, negative_slope=negative_slope)
+
     def tanh(self) -> Tensor:
         return ops.Tanh.apply(self)
 

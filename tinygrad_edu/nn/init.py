@@ -7,6 +7,7 @@ Any callable with the same signature can be passed to `Linear(init=...)`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -56,16 +57,51 @@ def he_course(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(shape) * np.sqrt(1.0 / (2.0 * n_in))
 
 
+def normal(std: float) -> Initializer:
+    """An initializer drawing W ~ N(0, std^2), whatever the layer's size; named "normal(STD)".
+
+    With std fixed, var(z) = n_in std^2 var(a) grows (or shrinks) by n_in std^2 per layer: with
+    std = 1 and n_in = 30 (ReLU: half of that), the signal and the gradient explode with depth.
+    That is its use here: to make gradients explode on purpose and watch clipping tame them.
+    `small` is normal(0.01).
+
+        Linear(30, 30, init=normal(1.0))   # or init="normal(1.0)"
+    """
+    if (not isinstance(std, (int, float, np.integer, np.floating)) or isinstance(std, bool)
+            or not np.isfinite(std) or std <= 0):
+        raise ValueError(f"init.normal: std must be a finite number > 0, got {std!r}")
+    std = float(std)
+
+    def draw(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal(shape) * std
+
+    draw.__name__ = draw.__qualname__ = f"normal({std})"  # round-trips via get_initializer
+    return draw
+
+
 INITIALIZERS: dict[str, Initializer] = {
     "small": small, "xavier": xavier, "he": he, "he_course": he_course,
 }
 
+# "normal(1.0)", "normal(0.5)", "normal(1e-3)": the string form of `normal(std)`.
+_NORMAL_NAME = re.compile(r"normal\((?P<std>[^()]*)\)")
+
 
 def get_initializer(init: str | Initializer) -> Initializer:
-    """The initializer named `init`, or `init` itself if it is callable."""
+    """The initializer named `init` ("small", "xavier", "he", "he_course", or "normal(STD)" for
+    `normal(STD)`), or `init` itself if it is callable."""
     if callable(init):
         return init
+    if isinstance(init, str):
+        match = _NORMAL_NAME.fullmatch(init.strip())
+        if match:
+            try:
+                std = float(match["std"])
+            except ValueError:
+                raise ValueError(f"initializer {init!r}: the standard deviation must be a "
+                                 f"number, e.g. 'normal(1.0)'") from None
+            return normal(std)
     if init not in INITIALIZERS:
-        raise ValueError(f"unknown initializer {init!r}; choose one of {sorted(INITIALIZERS)} "
-                         f"or pass a callable (shape, rng) -> ndarray")
+        raise ValueError(f"unknown initializer {init!r}; choose one of {sorted(INITIALIZERS)}, "
+                         f"'normal(STD)' with STD > 0, or pass a callable (shape, rng) -> ndarray")
     return INITIALIZERS[init]

@@ -1,4 +1,4 @@
-"""Layers: Linear, the activations, Dropout.
+"""Layers: Linear, the activations (Sigmoid, ReLU, LeakyReLU, Tanh), Dropout.
 
 Samples are columns, as in the course: a batch x has shape (features, m), and Linear computes
 z = W @ x + b with W of shape (out, in) and b of shape (out, 1), broadcast over the m columns.
@@ -91,6 +91,26 @@ class ReLU(Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return z.relu()
+
+
+class LeakyReLU(Module):
+    """a = z for z > 0, negative_slope * z otherwise (Maas et al., 2013, "Rectifier
+    Nonlinearities Improve Neural Network Acoustic Models"); its derivative is 1 or
+    negative_slope (negative_slope at z = 0), never 0, so no unit dies as a ReLU unit can."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        if (not isinstance(negative_slope, (int, float, np.integer, np.floating))
+                or isinstance(negative_slope, bool) or not np.isfinite(negative_slope)
+                or negative_slope < 0):
+            raise ValueError(f"LeakyReLU: negative_slope must be a finite number >= 0, got "
+                             f"{negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z.leaky_relu(self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
 
 
 class Tanh(Module):

@@ -2,7 +2,9 @@
 
 A Module finds its parameters and sub-modules by looking at its own attributes, as PyTorch does:
 a Tensor attribute with `requires_grad=True` is a parameter, a Module attribute is a sub-module,
-and lists or tuples of either count too. So a network is written as plain Python:
+and lists or tuples of either count too. Arrays registered with `register_buffer` (BatchNorm's
+running statistics) are saved and loaded with the parameters but never trained. So a network is
+written as plain Python:
 
     class Net(Module):
         def __init__(self):
@@ -103,6 +105,27 @@ class Module:
     def parameters(self) -> list[Tensor]:
         return [tensor for _, tensor in self.named_parameters()]
 
+    def register_buffer(self, name: str, values: Any) -> None:
+        """Keep `values` as the array attribute `name`, saved with the model but never trained.
+
+        A buffer is state that is not a parameter: no gradient, no optimizer step, but it is
+        part of what a trained model is (BatchNorm's running mean and variance). It goes into
+        `state_dict`, `load_state_dict` and checkpoints beside the parameters. Assigning a new
+        array to the attribute later keeps it a buffer: buffers are found by name.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"register_buffer: name must be an identifier, got {name!r}")
+        setattr(self, name, np.array(values))  # a copy the module owns
+        names = self.__dict__.setdefault("_buffer_names", [])
+        if name not in names:
+            names.append(name)
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Every buffer, named by its path: ("bn1.running_mean", array), ..."""
+        for module_name, module in self.named_modules():
+            for name in module.__dict__.get("_buffer_names", ()):
+                yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
+
     # ---------------------------------------------------------------- modes and gradients
     def train(self, mode: bool = True) -> Module:
         """Put this module and all its sub-modules in training mode (or evaluation mode)."""
@@ -120,13 +143,16 @@ class Module:
 
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's values, by name."""
-        return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+        """A copy of every parameter's values and every buffer, by name."""
+        state = {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+        state.update((name, np.array(values)) for name, values in self.named_buffers())
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Copy values into the parameters. Refuses (and changes nothing) when a name is missing
-        or unexpected, or a shape differs, naming every such entry."""
-        own = dict(self.named_parameters())
+        """Copy values into the parameters and buffers. Refuses (and changes nothing) when a name
+        is missing or unexpected, or a shape differs, naming every such entry."""
+        own = {name: tensor.data for name, tensor in self.named_parameters()}
+        own.update(self.named_buffers())
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
         mis_shaped = [f"{name}: checkpoint {np.shape(state[name])}, model {own[name].shape}"
@@ -141,8 +167,8 @@ class Module:
         if problems:
             raise CheckpointError(f"state dict does not fit {type(self).__name__}: "
                                   + ", ".join(problems))
-        for name, tensor in own.items():
-            np.copyto(tensor.data, np.asarray(state[name]), casting="same_kind")
+        for name, values in own.items():
+            np.copyto(values, np.asarray(state[name]), casting="same_kind")
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state dict to an HDF5 file (one dataset per parameter; no pickle).
