@@ -56,8 +56,10 @@ VANISHING_SIGNAL_FACTOR = 0.1
 # 30 units grow sqrt(30/2) = 3.9-fold per layer; nothing that learns here grows at all.
 EXPLODING_SIGNAL_FACTOR = 2.0
 # A step as large as the weights it changes rewrites the layer instead of adjusting it.
-# Karpathy's healthy update:data ratio is about 1e-3; the course's small-init output layer starts
-# at 6e-2 (tiny weights, a large first gradient) and is fine.
+# Karpathy's healthy update:data ratio is about 1e-3. Compared with the MEDIAN over the run of
+# each layer's ratio: the first steps on tiny weights are large (the course's small-init output
+# layer starts at 6e-2; a learning rate of 1 takes it to 7) and harmless, because the weights
+# grow and the ratio falls; a net that explodes keeps taking such steps.
 EXPLODING_UPDATE_RATIO = 1.0
 # Half of a layer's entries in the flat tails (sigma'(z) < 0.018 for |z| > 4): most of the
 # layer passes almost no gradient.
@@ -211,17 +213,18 @@ def diagnose(records: MonitorRecords, class_prior: float,
     # ---- the update:data ratio (recorded only with a learning rate)
     update = records.update_ratio
     if np.any(np.isfinite(update)):
-        worst = np.where(np.isfinite(update), update, -np.inf)
-        row, layer = np.unravel_index(int(np.argmax(worst)), worst.shape)
-        numbers["max_update_ratio"] = float(update[row, layer])
+        with np.errstate(invalid="ignore"):
+            median = np.nanmedian(np.where(np.isfinite(update), update, np.nan), axis=0)
+        layer = int(np.nanargmax(median))
+        numbers["max_median_update_ratio"] = float(median[layer])
         numbers["final_update_ratio"] = [float(v) for v in update[-1]]
-        if update[row, layer] > EXPLODING_UPDATE_RATIO:
+        if median[layer] > EXPLODING_UPDATE_RATIO:
             labels.add("exploding")
             clauses["exploding"].append(
-                f"a step of layer {layer + 1} is {_significant(float(update[row, layer]))} "
-                f"times its weights at iteration {int(records.iterations[row])}")
+                f"a step of layer {layer + 1} is {_significant(float(median[layer]))} times "
+                f"its weights (median over the run)")
     else:
-        numbers["max_update_ratio"] = None
+        numbers["max_median_update_ratio"] = None
         numbers["final_update_ratio"] = None
 
     # ---- saturation (sigmoid, tanh), at the start and the end
@@ -258,10 +261,12 @@ def diagnose(records: MonitorRecords, class_prior: float,
         numbers["max_dead_fraction"] = None
 
     # ---- stuck at the class prior: the data loss at H(p) for the last part of the run
-    data_loss = records.loss - (0.0 if penalty is None else np.asarray(penalty, dtype=float))
-    if data_loss.shape != records.loss.shape:
+    subtracted = np.zeros(1) if penalty is None else np.asarray(penalty, dtype=np.float64)
+    if subtracted.ndim > 1 or subtracted.size not in (1, records.num_iterations):
         raise ValueError(f"diagnose: penalty of shape {np.shape(penalty)} does not match the "
-                         f"{records.num_iterations} recorded iterations")
+                         f"{records.num_iterations} recorded iterations; give one value per "
+                         f"iteration or a number")
+    data_loss = records.loss - subtracted
     onset = _onset(np.abs(data_loss - entropy) <= PRIOR_LOSS_TOLERANCE)
     window_start = int(math.floor((1.0 - PRIOR_WINDOW_FRACTION) * records.num_iterations))
     numbers["final_data_loss"] = float(data_loss[-1])
