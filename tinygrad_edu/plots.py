@@ -328,6 +328,9 @@ def plot_theory_overlay(prediction: Prediction,
     what = (f"theory vs measurement at initialization ({prediction.activation}, {init}, "
             f"{'-'.join(str(n) for n in prediction.widths)})")
     _margins(fig, left=0.8, right=0.15, bottom=0.55, top=0.6, wspace=0.25)
+    if title is None and len(listed) > 1:  # several seeds: name the experiment, not one seed
+        name = listed[0].meta.get("experiment", "")
+        title = f"{name}: {what}" if name else what
     fig.suptitle(_title(listed[0], what, title), fontsize=11)
     return _save(fig, path)
 
