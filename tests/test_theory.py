@@ -243,3 +243,45 @@ def test_measured_at_init_reads_the_monitors_first_iteration_and_compares():
     later.iterations[:] = 5
     with pytest.raises(ValueError, match="iteration 0"):
         theory.measured_at_init(later)
+
+
+def test_study_columns_for_the_table_and_the_json():
+    import json
+    from types import SimpleNamespace
+
+    from tinygrad_edu.diagnosis import diagnose, l2_penalty_trace
+    from tinygrad_edu.optim import SGD
+    from tinygrad_edu.training import fit
+
+    rng = np.random.default_rng(3)
+    x = rng.random((100, 40))
+    y = (rng.random((1, 40)) < 0.3).astype(float)
+    spec = SimpleNamespace(hidden=(20, 20), activation="tanh", init="xavier", lamda=0.7,
+                           penalized_layers=(1,))
+
+    def loss_fn(model, x_, y_):
+        from tinygrad_edu.nn.losses import l2_penalty
+        return (binary_cross_entropy(model(x_), y_)
+                + l2_penalty(model.fc1.weight, lamda=0.7, m=40))
+
+    records = []
+    for seed in (0, 1):
+        model = CourseNet([100, 20, 20, 1], "tanh", init="xavier", rng=seed)
+        with GradientMonitor(model, learning_rate=0.2, meta={"seed": seed}) as monitor:
+            fit(model, x, y, SGD(model.parameters(), lr=0.2), 30, loss_fn=loss_fn,
+                callbacks=[monitor])
+            records.append(monitor.records())
+    columns = theory.study_columns(spec, records, x, y)
+    json.dumps(columns, allow_nan=False)  # JSON-able, no NaN
+    prediction = theory.predict((100, 20, 20, 1), "tanh", "xavier", theory.input_second_moment(x))
+    assert columns["gradient_ratio_first_predicted"] == pytest.approx(
+        prediction.gradient_ratio[0])
+    assert columns["gradient_ratio_first_measured"] == pytest.approx(
+        theory.measured_at_init(records).gradient_ratio_mean[0])
+    assert columns["final_update_ratio"][1] == pytest.approx(list(records[1].update_ratio[-1]))
+    expected = diagnose(records[0], float(y.mean()),
+                        penalty=l2_penalty_trace(records[0], 0.7, 40, (1,)))
+    assert columns["diagnosis"][0] == expected.sentence
+    assert columns["diagnosis_labels"][0] == list(expected.labels)
+    assert len(columns["comparison"]) == 3
+    assert "diagnosis" not in theory.study_columns(spec, records, x)

@@ -291,6 +291,10 @@ def diagnose(records: MonitorRecords, class_prior: float,
     gradient_said = any(gradient_text in part for part in parts)
     if not gradient_said and np.isfinite(start_ratio) and depth > 2:
         parts.insert(1, gradient_text)
+    # context, not a label: a signal that shrinks or grows more than two-fold per layer
+    signal_said = any("the std of z" in part for part in parts)
+    if factor is not None and not signal_said and not 0.5 <= factor <= 2.0:
+        parts.append(signal_text)
     if saturating and "saturated" not in labels and saturation_note:
         parts.append(saturation_note)
     sentence = f"{', '.join(ordered)}: " + "; ".join(parts)

@@ -487,8 +487,9 @@ def study_columns(spec_like: Any, records: MonitorRecords | Sequence[MonitorReco
         "comparison": comparison_rows(prediction, measurement),
         "gradient_ratio_first_predicted": float(prediction.gradient_ratio[0]),
         "gradient_ratio_first_measured": float(measurement.gradient_ratio_mean[0]),
-        "final_update_ratio": [
-            None if r.learning_rate is None else [float(v) for v in r.update_ratio[-1]]
+        "final_update_ratio": [  # None without a learning rate (JSON has no NaN)
+            None if r.learning_rate is None
+            else [float(v) if math.isfinite(v) else None for v in r.update_ratio[-1]]
             for r in listed],
     }
     if y_train is not None:
