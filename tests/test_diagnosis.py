@@ -190,3 +190,26 @@ def test_refuses_empty_records_and_a_mismatched_penalty():
     with GradientMonitor(model) as monitor:
         with pytest.raises(ValueError, match="empty"):
             diagnose(monitor.records(), 0.35)
+
+
+def test_the_gradient_ratio_is_per_weight():
+    x, y = data()
+    model = CourseNet([FEATURES, 16, 12, 1], "relu", init="he", rng=0)
+    records = run(model, x, y, 2, lr=0.1)
+    per_weight = records.dw_norm[0] / np.sqrt([16 * FEATURES, 12 * 16, 1 * 12])
+    result = diagnose(records, class_prior_of(y))
+    assert result.numbers["gradient_ratio_start"] == pytest.approx(per_weight[0] / per_weight[1])
+
+
+def test_stuck_means_at_the_prior_for_the_last_quarter_of_the_run():
+    x, y = data()
+    model = CourseNet([FEATURES, 16, 16, 1], "relu", init="he", rng=0)
+    records = run(model, x, y, 100, lr=0.5)
+    entropy = prior_entropy(class_prior_of(y))
+    records.loss[:] = entropy + 0.3          # far from the prior ...
+    records.loss[-20:] = entropy + 0.002     # ... but at it for the last 20 of 100 iterations
+    assert "stuck at the class prior" not in diagnose(records, class_prior_of(y)).labels
+    records.loss[-30:] = entropy - 0.002     # the last 30: more than a quarter of the run
+    result = diagnose(records, class_prior_of(y))
+    assert "stuck at the class prior" in result.labels
+    assert result.numbers["prior_onset_iteration"] == 70
