@@ -235,7 +235,8 @@ def diagnose(records: MonitorRecords, class_prior: float,
         when, column = np.unravel_index(int(np.argmax(saturated)), saturated.shape)
         most = float(saturated[when, column])
         numbers["max_saturated_fraction"] = most
-        where = (f"{most:.0%} of layer {saturating[column] + 1}'s z have |z| > "
+        share = f"{most:.1%}" if 0 < most < 0.1 else f"{most:.0%}"  # 0.3 %, not 0 %
+        where = (f"{share} of layer {saturating[column] + 1}'s z have |z| > "
                  f"{records.saturation_threshold:g} at the {('start', 'end')[when]}")
         if most >= SATURATED_FRACTION:
             labels.add("saturated")
