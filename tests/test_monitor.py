@@ -214,3 +214,93 @@ def test_a_monitor_refuses_another_model():
     with GradientMonitor(model) as monitor:
         with pytest.raises(ValueError, match="another model"):
             monitor(0, other, 0.5)
+
+
+# ---------------------------------------------------------------------------- update:data ratio
+def test_update_ratio_against_a_hand_computation_and_the_step_taken():
+    model = CourseNet([2, 2, 1], "relu", init="small", rng=0)
+    model.fc1.weight.data[:] = [[3.0, 0.0], [0.0, 4.0]]     # ||W^[1]||_F = 5
+    model.fc2.weight.data[:] = [[1.0, -2.0]]                # ||W^[2]||_F = sqrt(5)
+    x = np.array([[1.0, 2.0], [0.5, -1.0]])
+    y = np.array([[1.0, 0.0]])
+    lr = 0.1
+    before = [layer.weight.data.copy() for layer in model.linear_layers()]
+    with GradientMonitor(model, learning_rate=lr) as monitor:
+        fit(model, x, y, SGD(model.parameters(), lr=lr), 1, callbacks=[monitor])
+        records = monitor.records()
+    assert records.learning_rate == lr
+    for index, layer in enumerate(model.linear_layers()):
+        weight_norm = np.sqrt(np.sum(before[index] ** 2))
+        assert records.weight_norm[0, index] == pytest.approx(weight_norm, rel=1e-12)
+        # the SGD step actually taken, W_before - W_after = lr dW, over ||W_before||
+        step = np.sqrt(np.sum((before[index] - layer.weight.data) ** 2))
+        assert records.update_ratio[0, index] == pytest.approx(step / weight_norm, rel=1e-10)
+    assert records.weight_norm[0, 0] == pytest.approx(5.0)
+    assert records.weight_norm[0, 1] == pytest.approx(np.sqrt(5.0))
+    assert records.layer_in_features == [2, 2]
+
+
+def test_without_a_learning_rate_the_update_ratio_is_nan_but_the_weight_norm_is_kept():
+    model, x, y = tiny_problem()
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    assert records.learning_rate is None
+    assert np.all(np.isnan(records.update_ratio))
+    np.testing.assert_allclose(records.weight_norm[0],
+                               [np.linalg.norm(layer.weight.data)
+                                for layer in model.linear_layers()], rtol=1e-12)
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        GradientMonitor(model, learning_rate=0.0)
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".json"])
+def test_update_ratio_round_trip_and_old_files_still_load(tmp_path, suffix):
+    import json
+
+    import h5py
+
+    model, x, y = tiny_problem("relu")
+    with GradientMonitor(model, learning_rate=0.1) as monitor:
+        fit(model, x, y, SGD(model.parameters(), lr=0.1), 3, callbacks=[monitor])
+        records = monitor.records()
+    loaded = MonitorRecords.load(records.save(tmp_path / f"new{suffix}"))
+    np.testing.assert_array_equal(loaded.weight_norm, records.weight_norm)
+    np.testing.assert_array_equal(loaded.update_ratio, records.update_ratio)
+    assert loaded.learning_rate == 0.1 and loaded.layer_in_features == [5, 4, 3]
+
+    # a file written before these fields existed: no datasets, no header keys
+    old = records.save(tmp_path / f"old{suffix}")
+    if suffix == ".json":
+        blob = json.loads(old.read_text())
+        for key in ("weight_norm", "update_ratio", "learning_rate", "layer_in_features"):
+            del blob[key]
+        old.write_text(json.dumps(blob))
+    else:
+        with h5py.File(old, "r+") as file:
+            del file["weight_norm"], file["update_ratio"]
+            header = json.loads(file.attrs["header"])
+            del header["learning_rate"], header["layer_in_features"]
+            file.attrs["header"] = json.dumps(header)
+    loaded = MonitorRecords.load(old)
+    np.testing.assert_array_equal(loaded.dw_norm, records.dw_norm)
+    assert loaded.weight_norm.shape == records.dw_norm.shape
+    assert np.all(np.isnan(loaded.weight_norm)) and np.all(np.isnan(loaded.update_ratio))
+    assert loaded.learning_rate is None and loaded.layer_in_features is None
+
+
+def test_leaky_relu_is_recognised_when_the_layer_exists(monkeypatch):
+    from tinygrad_edu.monitor import activation_kind
+    from tinygrad_edu.nn import layers
+    from tinygrad_edu.nn.module import Module
+
+    class LeakyReLU(Module):  # stands in for nn.LeakyReLU until it is merged
+        negative_slope = 0.1
+
+        def forward(self, z):
+            return z.relu()
+
+    monkeypatch.setattr(layers, "LeakyReLU", getattr(layers, "LeakyReLU", LeakyReLU),
+                        raising=False)
+    assert activation_kind(layers.LeakyReLU()) == "leaky_relu"
+    assert activation_kind(layers.ReLU()) == "relu"

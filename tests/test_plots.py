@@ -71,3 +71,31 @@ def test_plots_survive_neurons_whose_gradient_is_always_zero(tmp_path):
     records.dw_neuron_norms[0][:, 0] = 0.0  # a dead unit: nothing to draw on a log scale
     check_png(plots.plot_dw_per_neuron(records, tmp_path / "dead.png", figsize=(4, 3), dpi=50),
               200, 150)
+
+
+def test_theory_overlay_over_seeds(tmp_path):
+    from tinygrad_edu import theory
+
+    records = [recorded("tanh", seed=seed, iterations=2) for seed in (0, 1, 2)]
+    x = np.random.default_rng(0).normal(size=(6, 8))  # recorded()'s data, seed 0
+    prediction = theory.predict((6, 4, 3, 1), "tanh", "xavier", theory.input_second_moment(x))
+    path = plots.plot_theory_overlay(prediction, records, tmp_path / "theory.png",
+                                     figsize=(6, 3), dpi=50)
+    check_png(path, 300, 150)
+    with pytest.raises(ValueError, match="layers"):
+        plots.plot_theory_overlay(theory.predict((6, 4, 1), "tanh", "xavier", 1.0), records,
+                                  tmp_path / "wrong.png")
+
+
+def test_update_ratio_plot_needs_a_learning_rate(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 8))
+    y = (rng.random((1, 8)) < 0.5).astype(np.float64)
+    model = CourseNet([6, 4, 3, 1], "relu", init="xavier", rng=0)
+    with GradientMonitor(model, learning_rate=0.5) as monitor:
+        fit(model, x, y, SGD(model.parameters(), lr=0.5), 5, callbacks=[monitor])
+        records = monitor.records()
+    check_png(plots.plot_update_ratio(records, tmp_path / "update.png", figsize=(5, 3), dpi=60),
+              300, 180)
+    with pytest.raises(ValueError, match="learning_rate"):
+        plots.plot_update_ratio(recorded("relu"), tmp_path / "none.png")

@@ -9,12 +9,15 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
 from tinygrad_edu.testing import (
+    activation_names,
     arrays,
     assert_grad_close,
     away_from,
     axes_for,
     broadcastable_shapes,
     distinct_arrays,
+    initializers,
+    layer_widths,
     leaf,
     positive_arrays,
     shapes,
@@ -108,3 +111,18 @@ def test_axes_for_draws_valid_numpy_axes(data):
     np.sum(np.zeros(shape), axis=axis)   # NumPy accepts it
     if isinstance(axis, tuple):
         assert len({a % len(shape) for a in axis}) == len(axis)
+
+
+@given(layer_widths(min_hidden=2, max_hidden=3, min_width=5, max_width=9, max_out=2))
+def test_layer_widths_have_the_asked_depth_and_sizes(widths):
+    assert 4 <= len(widths) <= 5                  # n_0, 2 or 3 hidden layers, the output
+    assert all(5 <= n <= 9 for n in widths[:-1]) and 1 <= widths[-1] <= 2
+
+
+@given(initializers(min_std=0.1, max_std=0.2), activation_names(leaky=False))
+def test_initializers_and_activation_names(init, activation):
+    from tinygrad_edu.theory import ACTIVATIONS, weight_std
+
+    assert isinstance(init, str) or 0.1 <= init <= 0.2
+    assert weight_std(init, 4, 3) > 0             # every draw is one the theory knows
+    assert activation in ACTIVATIONS and activation != "leaky_relu"

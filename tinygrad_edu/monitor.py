@@ -16,6 +16,14 @@ so it sees the gradients the step is about to use, and it records, every iterati
   (saturated: sigma'(4) ~ 0.018, tanh'(4) ~ 0.0013, so almost no gradient passes); for ReLU,
   the fraction of dead units (z <= 0 for every sample of the batch: relu'(z) = 0 everywhere,
   the unit gets no gradient at all) and the fraction of zero activations (a = 0);
+* per layer, the size of the weights ||W^[l]||_F (one dot product per layer) and, when the
+  monitor is given the learning rate, the update:data ratio
+      ||lr * dW^[l]||_F / ||W^[l]||_F,
+  how large a step SGD is about to take relative to the weights it changes (Karpathy, "Building
+  makemore part 3", plots it on a log scale with a guide line at 1e-3: far below, the layer
+  barely moves; far above, a step rewrites it). Without `learning_rate=` the ratio is NaN: the
+  monitor does not guess it from an optimizer, because with momentum or Adam the step is not
+  lr * dW (the ratio then measures the plain-gradient step, not the one taken);
 * the loss.
 
 The gradients are those the optimizer uses, penalty included: on a layer with an L2 penalty,
@@ -25,7 +33,7 @@ z and a come from forward hooks on the activation modules: a hook only keeps ref
 two arrays, and the statistics are computed once per iteration in the callback. Recording costs a
 few row norms and a few reductions over (30, m) arrays per iteration.
 
-    monitor = GradientMonitor(model)
+    monitor = GradientMonitor(model, learning_rate=0.008)   # the lr of the SGD step
     fit(model, x, y, optimizer, 2000, callbacks=[monitor])
     records = monitor.records()          # numpy arrays, see MonitorRecords
     records.save("relu5_he.h5")          # or .json; MonitorRecords.load(path) reads it back
@@ -42,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.nn import layers as nn_layers
 from tinygrad_edu.nn.layers import Linear, ReLU, Sigmoid, Tanh
 from tinygrad_edu.nn.module import HookHandle, Module
 
@@ -53,7 +62,12 @@ SATURATING = ("sigmoid", "centered_sigmoid", "tanh")
 
 
 def activation_kind(module: Module) -> str | None:
-    """"sigmoid", "centered_sigmoid", "tanh" or "relu" for an activation module, else None."""
+    """"sigmoid", "centered_sigmoid", "tanh", "relu" or "leaky_relu" for an activation module,
+    else None. (nn.LeakyReLU is looked up by name, so that this module works with and without it;
+    it is tested before ReLU in case it derives from it.)"""
+    leaky_relu = getattr(nn_layers, "LeakyReLU", None)
+    if leaky_relu is not None and isinstance(module, leaky_relu):
+        return "leaky_relu"
     if isinstance(module, Sigmoid):
         return "centered_sigmoid" if module.centered else "sigmoid"
     if isinstance(module, Tanh):
@@ -69,16 +83,23 @@ class MonitorRecords:
 
     layer_names:      the Linear layers, in order ("fc1", ..., "fcL")
     hidden_names:     the hidden activation modules ("act1", ..., "act(L-1)")
-    activations:      their kinds ("sigmoid", "centered_sigmoid", "tanh", "relu")
+    activations:      their kinds ("sigmoid", "centered_sigmoid", "tanh", "relu", "leaky_relu")
     iterations:       (T,) the iteration numbers
     loss:             (T,) the loss of each iteration
     dw_neuron_norms:  one (T, n_l) array per layer: ||dW^[l]_j||_2 for each neuron j
     dw_norm:          (T, L) ||dW^[l]||_F per layer
     db_norm:          (T, L) ||db^[l]||_2 per layer, the speed of learning (NaN without bias)
     stats:            ACTIVATION_STATS name -> (T, L-1) array, one column per hidden layer.
-                      "saturated" is NaN on ReLU layers; "dead" and "zero" are NaN on the others.
+                      "saturated" is NaN on ReLU layers; "dead" and "zero" are NaN on the others
+                      (all three on leaky ReLU layers, which neither saturate nor die).
     saturation_threshold: the |z| above which a sigmoid or tanh entry counts as saturated
     meta:             free-form labels (experiment name, seed, ...), strings and numbers
+    weight_norm:      (T, L) ||W^[l]||_F per layer, before the iteration's update
+    update_ratio:     (T, L) ||lr * dW^[l]||_F / ||W^[l]||_F per layer; NaN where the monitor had
+                      no learning rate (and in files written before it was recorded)
+    learning_rate:    the lr the update ratio was computed with, or None
+    layer_in_features: n_{l-1} of every Linear layer (its weight is n_l x n_{l-1}), or None in
+                      files written before it was recorded
     """
 
     layer_names: list[str]
@@ -92,6 +113,18 @@ class MonitorRecords:
     stats: dict[str, np.ndarray]
     saturation_threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
+    weight_norm: np.ndarray | None = None
+    update_ratio: np.ndarray | None = None
+    learning_rate: float | None = None
+    layer_in_features: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        # Records made before these were recorded (old files, hand-built records) get NaN.
+        missing = np.full(self.dw_norm.shape, np.nan)
+        if self.weight_norm is None:
+            self.weight_norm = missing.copy()
+        if self.update_ratio is None:
+            self.update_ratio = missing.copy()
 
     @property
     def num_iterations(self) -> int:
@@ -131,7 +164,9 @@ class MonitorRecords:
         return {"format": RECORDS_FORMAT, "layer_names": self.layer_names,
                 "hidden_names": self.hidden_names, "activations": self.activations,
                 "layer_widths": [int(a.shape[1]) for a in self.dw_neuron_norms],
-                "saturation_threshold": self.saturation_threshold, "meta": self.meta}
+                "saturation_threshold": self.saturation_threshold, "meta": self.meta,
+                "learning_rate": self.learning_rate,
+                "layer_in_features": self.layer_in_features}
 
     def _to_jsonable(self) -> dict[str, Any]:
         # NaN is written as JSON's NaN token, which Python's json module reads back as nan.
@@ -139,6 +174,8 @@ class MonitorRecords:
                 "loss": self.loss.tolist(),
                 "dw_neuron_norms": [a.tolist() for a in self.dw_neuron_norms],
                 "dw_norm": self.dw_norm.tolist(), "db_norm": self.db_norm.tolist(),
+                "weight_norm": self.weight_norm.tolist(),
+                "update_ratio": self.update_ratio.tolist(),
                 "stats": {name: a.tolist() for name, a in self.stats.items()}}
 
     @classmethod
@@ -160,7 +197,12 @@ class MonitorRecords:
                              in zip(blob["dw_neuron_norms"], blob["layer_widths"], strict=True)],
             dw_norm=table(blob["dw_norm"], layers), db_norm=table(blob["db_norm"], layers),
             stats={name: table(a, hidden) for name, a in blob["stats"].items()},
-            saturation_threshold=float(blob["saturation_threshold"]), meta=dict(blob["meta"]))
+            saturation_threshold=float(blob["saturation_threshold"]), meta=dict(blob["meta"]),
+            # absent from files written before the update ratio was recorded: NaN / None
+            weight_norm=table(blob["weight_norm"], layers) if "weight_norm" in blob else None,
+            update_ratio=table(blob["update_ratio"], layers) if "update_ratio" in blob else None,
+            learning_rate=blob.get("learning_rate"),
+            layer_in_features=blob.get("layer_in_features"))
 
     def _save_hdf5(self, path: Path) -> None:
         import h5py
@@ -171,6 +213,8 @@ class MonitorRecords:
             file.create_dataset("loss", data=self.loss)
             file.create_dataset("dw_norm", data=self.dw_norm)
             file.create_dataset("db_norm", data=self.db_norm)
+            file.create_dataset("weight_norm", data=self.weight_norm)
+            file.create_dataset("update_ratio", data=self.update_ratio)
             for name, values in zip(self.layer_names, self.dw_neuron_norms, strict=True):
                 file.create_dataset(f"dw_neuron_norms/{name}", data=values)
             for name, values in self.stats.items():
@@ -195,7 +239,12 @@ class MonitorRecords:
                     dw_norm=file["dw_norm"][()], db_norm=file["db_norm"][()],
                     stats={name: file[f"stats/{name}"][()] for name in ACTIVATION_STATS},
                     saturation_threshold=float(header["saturation_threshold"]),
-                    meta=header["meta"])
+                    meta=header["meta"],
+                    # absent from files written before the update ratio was recorded
+                    weight_norm=file["weight_norm"][()] if "weight_norm" in file else None,
+                    update_ratio=file["update_ratio"][()] if "update_ratio" in file else None,
+                    learning_rate=header.get("learning_rate"),
+                    layer_in_features=header.get("layer_in_features"))
         except OSError as error:
             raise ValueError(f"cannot read monitor records {path} as HDF5: {error}") from None
 
@@ -226,20 +275,30 @@ def _mean_std(values: np.ndarray) -> tuple[float, float]:
 class GradientMonitor:
     """Records gradient norms and activation statistics every iteration; a `fit` callback.
 
-    `GradientMonitor(model, saturation_threshold=4.0, meta=None)` finds the model's Linear layers
-    (`model.linear_layers()` when it has one, else every Linear in attribute order) and its
-    hidden activation modules (Sigmoid, Tanh, ReLU), and hooks the latter to see z and a.
+    `GradientMonitor(model, saturation_threshold=4.0, meta=None, learning_rate=None)` finds the
+    model's Linear layers (`model.linear_layers()` when it has one, else every Linear in attribute
+    order) and its hidden activation modules (Sigmoid, Tanh, ReLU, LeakyReLU), and hooks the
+    latter to see z and a. Pass the SGD learning rate as `learning_rate` to record the
+    update:data ratio ||lr dW||_F / ||W||_F (NaN without it).
     Call `records()` for the arrays (see MonitorRecords), `close()` (or `detach()`, or leave a
     `with` block) to remove the hooks. The module docstring gives the quantities recorded.
     """
 
     def __init__(self, model: Module, saturation_threshold: float = 4.0,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None,
+                 learning_rate: float | None = None) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"GradientMonitor: model must be a Module, got {type(model).__name__}")
         if not saturation_threshold > 0:
             raise ValueError(f"GradientMonitor: saturation_threshold must be positive, got "
                              f"{saturation_threshold!r}")
+        if learning_rate is not None and (isinstance(learning_rate, bool)
+                                          or not isinstance(learning_rate, (int, float))
+                                          or not np.isfinite(learning_rate)
+                                          or learning_rate <= 0):
+            raise ValueError(f"GradientMonitor: learning_rate must be a positive number (the "
+                             f"SGD step size) or None, got {learning_rate!r}")
+        self.learning_rate = None if learning_rate is None else float(learning_rate)
         self.model = model
         self.saturation_threshold = float(saturation_threshold)
         self.meta = dict(meta or {})
@@ -256,6 +315,7 @@ class GradientMonitor:
         self.hidden_names = [name for name, _ in hidden]
         self.activations = [activation_kind(m) for _, m in hidden]
         self._is_relu = [kind == "relu" for kind in self.activations]
+        self._saturates = [kind in SATURATING for kind in self.activations]
 
         # The latest z and a of each hidden layer, set by the hooks (references, no copies).
         self._z: list[np.ndarray | None] = [None] * len(hidden)
@@ -269,7 +329,7 @@ class GradientMonitor:
         self._iterations: list[int] = []
         self._loss: list[float] = []
         self._dw_rows: list[list[np.ndarray]] = [[] for _ in self.layers]
-        self._layer_norms: list[np.ndarray] = []   # (2, L): ||dW||_F and ||db||
+        self._layer_norms: list[np.ndarray] = []   # (3, L): ||dW||_F, ||db||, ||W||_F
         self._stats: list[np.ndarray] = []         # (len(ACTIVATION_STATS), L-1)
 
     def _make_hook(self, index: int):
@@ -291,7 +351,7 @@ class GradientMonitor:
                              f"monitor per model")
         self._iterations.append(int(iteration))
         self._loss.append(float(loss))
-        norms = np.full((2, len(self.layers)), np.nan)
+        norms = np.full((3, len(self.layers)), np.nan)
         for index, layer in enumerate(self.layers):
             grad = layer.weight.grad
             if grad is None:  # the layer was not on the loss's path
@@ -303,6 +363,8 @@ class GradientMonitor:
             if layer.bias is not None and layer.bias.grad is not None:
                 db = layer.bias.grad.data.ravel()
                 norms[1, index] = np.sqrt(np.dot(db, db))
+            weight = layer.weight.data.ravel()  # a view: W is contiguous
+            norms[2, index] = np.sqrt(np.dot(weight, weight))  # ||W||_F: one dot product
         self._layer_norms.append(norms)
         self._stats.append(self._activation_stats())
 
@@ -318,7 +380,7 @@ class GradientMonitor:
                 alive = np.count_nonzero((z > 0).any(axis=1))
                 stats[5, index] = 1.0 - alive / z.shape[0]
                 stats[6, index] = np.count_nonzero(a == 0) / a.size
-            else:
+            elif self._saturates[index]:
                 stats[4, index] = np.count_nonzero(np.abs(z) > self.saturation_threshold) / z.size
         return stats
 
@@ -327,7 +389,13 @@ class GradientMonitor:
         """The recordings so far as arrays (copies); `meta` is added to the monitor's labels."""
         steps = len(self._iterations)
         layer_norms = (np.stack(self._layer_norms) if steps
-                       else np.empty((0, 2, len(self.layers))))
+                       else np.empty((0, 3, len(self.layers))))
+        dw_norm, weight_norm = layer_norms[:, 0, :].copy(), layer_norms[:, 2, :].copy()
+        if self.learning_rate is None:
+            update_ratio = np.full(dw_norm.shape, np.nan)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):  # ||W|| = 0: inf, honestly
+                update_ratio = self.learning_rate * dw_norm / weight_norm
         stats = (np.stack(self._stats) if steps
                  else np.empty((0, len(ACTIVATION_STATS), len(self.hidden_names))))
         return MonitorRecords(
@@ -337,9 +405,12 @@ class GradientMonitor:
             loss=np.asarray(self._loss, dtype=np.float64),
             dw_neuron_norms=[np.stack(rows) if steps else np.empty((0, layer.out_features))
                              for rows, layer in zip(self._dw_rows, self.layers, strict=True)],
-            dw_norm=layer_norms[:, 0, :].copy(), db_norm=layer_norms[:, 1, :].copy(),
+            dw_norm=dw_norm, db_norm=layer_norms[:, 1, :].copy(),
             stats={name: stats[:, i, :].copy() for i, name in enumerate(ACTIVATION_STATS)},
-            saturation_threshold=self.saturation_threshold, meta={**self.meta, **meta})
+            saturation_threshold=self.saturation_threshold, meta={**self.meta, **meta},
+            weight_norm=weight_norm, update_ratio=update_ratio,
+            learning_rate=self.learning_rate,
+            layer_in_features=[layer.in_features for layer in self.layers])
 
     def close(self) -> None:
         """Remove the forward hooks and drop the references to the last z and a."""

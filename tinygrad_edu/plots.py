@@ -9,7 +9,11 @@ output path, writes a PNG and returns the path:
   hidden layer against the iteration, log scale (the course's speed_learning.png);
 * `plot_loss_curves`: the loss of several experiments on one figure;
 * `plot_activation_stats`: per hidden layer, z and a (mean +- std) and the saturated / dead
-  fractions, at the first and the last recorded iteration.
+  fractions, at the first and the last recorded iteration;
+* `plot_theory_overlay`: the variance argument's prediction (`tinygrad_edu.theory`) beside the
+  measurement at iteration 0, per layer: the std of z and the gradient ratio;
+* `plot_update_ratio`: ||lr dW^[l]||_F / ||W^[l]||_F per layer against the iteration, with
+  makemore's guide line at 1e-3.
 
 The figures are built with `matplotlib.figure.Figure`, not pyplot: no window, no global backend
 switch, nothing left open. Margins are set by hand (`subplots_adjust`): matplotlib's automatic
@@ -19,14 +23,16 @@ layouts measured two to three times slower on log axes, and the study draws some
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from tinygrad_edu.monitor import MonitorRecords
+from tinygrad_edu.theory import Prediction, measured_at_init
 
+UPDATE_RATIO_GUIDE = 1e-3  # Karpathy's rule of thumb for a healthy update:data ratio
 FIGSIZE = (10.0, 6.0)  # inches; at DPI this is 1500 x 900 pixels
 DPI = 150
 
@@ -273,4 +279,88 @@ def plot_activation_stats(records: MonitorRecords, path: str | os.PathLike[str],
              wspace=0.35)
     fig.suptitle(_title(records, f"{kinds} activations at the start and the end of training",
                         title))
+    return _save(fig, path)
+
+
+def plot_theory_overlay(prediction: Prediction,
+                        records: MonitorRecords | Sequence[MonitorRecords],
+                        path: str | os.PathLike[str], title: str | None = None,
+                        figsize: tuple[float, float] = FIGSIZE, dpi: int = DPI) -> Path:
+    """Predicted against measured at iteration 0, per layer, on log scales.
+
+    Left: the std of z^[l] of each hidden layer; right: ||dW^[l]||_F / ||dW^[L-1]||_F of every
+    layer (1 at the last hidden layer by definition). The prediction is a line, each record
+    (seed) a small dot, their geometric mean a larger one: where the dots leave the line, an
+    assumption of the variance argument fails (see `tinygrad_edu.theory`).
+    """
+    listed = [records] if isinstance(records, MonitorRecords) else list(records)
+    measured = measured_at_init(listed)
+    depth = prediction.depth
+    if measured.gradient_ratio.shape[1] != depth:
+        raise ValueError(f"plot_theory_overlay: the prediction has {depth} layers, the "
+                         f"records {measured.gradient_ratio.shape[1]}")
+    fig = Figure(figsize=figsize, dpi=dpi)
+    left, right = fig.subplots(1, 2)
+    hidden = np.arange(1, depth)
+    layers = np.arange(1, depth + 1)
+    panels = ((left, hidden, prediction.z_std[:depth - 1], measured.z_std,
+               measured.z_std_mean, r"std of $z^{[l]}$ at iteration 0"),
+              (right, layers, prediction.gradient_ratio, measured.gradient_ratio,
+               measured.gradient_ratio_mean,
+               r"$\|dW^{[l]}\|_F\,/\,\|dW^{[L-1]}\|_F$ at iteration 0"))
+    for ax, x, predicted, per_seed, mean, label in panels:
+        ax.plot(x, np.where(predicted > 0, predicted, np.nan), "-s", color="tab:blue",
+                label="predicted (variance argument)", linewidth=1.8, markersize=6)
+        for row in per_seed:
+            ax.plot(x, np.where(row > 0, row, np.nan), "o", color="tab:orange", alpha=0.35,
+                    markersize=4)
+        seeds = per_seed.shape[0]
+        ax.plot(x, np.where(mean > 0, mean, np.nan), "o", color="tab:orange", markersize=8,
+                label=f"measured ({seeds} seed{'s' if seeds > 1 else ''}"
+                      f"{', geometric mean' if seeds > 1 else ''})")
+        ax.set_yscale("log")
+        ax.set_xticks(x)
+        ax.set_xlabel("layer l")
+        ax.set_title(label, fontsize=11, y=1.0)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    init = prediction.init if isinstance(prediction.init, str) else f"N(0, {prediction.init:g}^2)"
+    what = (f"theory vs measurement at initialization ({prediction.activation}, {init}, "
+            f"{'-'.join(str(n) for n in prediction.widths)})")
+    _margins(fig, left=0.8, right=0.15, bottom=0.55, top=0.6, wspace=0.25)
+    if title is None and len(listed) > 1:  # several seeds: name the experiment, not one seed
+        name = listed[0].meta.get("experiment", "")
+        title = f"{name}: {what}" if name else what
+    fig.suptitle(_title(listed[0], what, title), fontsize=11)
+    return _save(fig, path)
+
+
+def plot_update_ratio(records: MonitorRecords, path: str | os.PathLike[str],
+                      title: str | None = None, figsize: tuple[float, float] = FIGSIZE,
+                      dpi: int = DPI) -> Path:
+    """||lr dW^[l]||_F / ||W^[l]||_F of every layer against the iteration, log scale, with a
+    guide line at UPDATE_RATIO_GUIDE = 1e-3 (Karpathy, makemore part 3): far below it a layer
+    barely moves, far above it a step rewrites the layer."""
+    ratio = records.update_ratio
+    if not np.any(np.isfinite(ratio) & (ratio > 0)):
+        raise ValueError("plot_update_ratio: these records hold no update:data ratio; record "
+                         "with GradientMonitor(model, learning_rate=lr)")
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.subplots()
+    colours = _layer_colours(len(records.layer_names))
+    for layer, name in enumerate(records.layer_names):
+        values = ratio[:, layer]
+        ax.plot(records.iterations, np.where(values > 0, values, np.nan), color=colours[layer],
+                linewidth=1.5, label=f"layer {layer + 1} ({name})")
+    ax.axhline(UPDATE_RATIO_GUIDE, color="black", linestyle="--", linewidth=1.0,
+               label=f"guide: {UPDATE_RATIO_GUIDE:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    _integer_iterations(ax)
+    ax.set_ylabel(r"$\|lr \cdot dW^{[l]}\|_F \,/\, \|W^{[l]}\|_F$ (log scale)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    _margins(fig, left=0.9, right=2.0, bottom=0.55, top=0.42)
+    ax.set_title(_title(records, f"update:data ratio (lr = {records.learning_rate:g})", title),
+                 y=1.0)
     return _save(fig, path)

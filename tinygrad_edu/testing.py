@@ -28,8 +28,9 @@ from hypothesis.extra import numpy as hnp
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [
-    "arrays", "assert_grad_close", "away_from", "axes_for", "broadcastable_shapes",
-    "distinct_arrays", "leaf", "positive_arrays", "shapes",
+    "activation_names", "arrays", "assert_grad_close", "away_from", "axes_for",
+    "broadcastable_shapes", "distinct_arrays", "initializers", "layer_widths", "leaf",
+    "positive_arrays", "shapes",
 ]
 
 
@@ -197,3 +198,36 @@ def assert_grad_close(
         f"{e[worst].item()!r} ({int((~close).sum())} of {close.size} elements differ; "
         f"rtol={rtol}, atol={atol})"
     )
+
+
+def activation_names(leaky: bool = True) -> st.SearchStrategy[str]:
+    """The hidden activations of the course's nets (and leaky ReLU), by the names the monitor
+    and `tinygrad_edu.theory` use.
+
+        activation_names()    # draws e.g. "tanh", "leaky_relu", "centered_sigmoid"
+    """
+    names = ["sigmoid", "centered_sigmoid", "tanh", "relu"] + (["leaky_relu"] if leaky else [])
+    return st.sampled_from(names)
+
+
+def initializers(min_std: float = 0.02, max_std: float = 0.3) -> st.SearchStrategy[str | float]:
+    """An initializer of `tinygrad_edu.nn.init` by name, or a weight std in [min_std, max_std]
+    (N(0, std^2) weights), as `tinygrad_edu.theory.weight_std` accepts them.
+
+        initializers()    # draws e.g. "he", "xavier", 0.137
+    """
+    names = st.sampled_from(["small", "xavier", "he", "he_course"])
+    return st.one_of(names, st.floats(min_std, max_std, allow_nan=False))
+
+
+def layer_widths(min_hidden: int = 1, max_hidden: int = 3, min_width: int = 1,
+                 max_width: int = 8, max_out: int = 1) -> st.SearchStrategy[tuple[int, ...]]:
+    """Widths (n_0, n_1, ..., n_L) of a fully connected net: min_hidden..max_hidden hidden
+    layers, every width in [min_width, max_width] drawn separately (so n_l != n_{l+1} is
+    common), an output of 1..max_out units.
+
+        layer_widths(max_width=200, min_width=60)    # e.g. (143, 61, 188, 1)
+    """
+    width = st.integers(min_width, max_width)
+    return st.tuples(width, st.lists(width, min_size=min_hidden, max_size=max_hidden),
+                     st.integers(1, max_out)).map(lambda d: (d[0], *d[1], d[2]))
