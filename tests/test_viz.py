@@ -231,6 +231,19 @@ def test_gradients_appear_after_backward_or_on_request() -> None:
     assert hidden == before
 
 
+def test_a_non_scalar_root_takes_its_seed_and_a_non_finite_gradient_stands_out() -> None:
+    a = leaf([1.0, 2.0])
+    out = a * 3.0
+    with pytest.raises(ValueError, match="grad="):
+        to_dot(out, gradients=True)
+    labels, _, _ = parse(to_dot(out, gradients=gradient_flow(out, np.array([1.0, -1.0]))))
+    assert "grad [3, -3]" in labels[box(labels, "leaf")]
+    with np.errstate(divide="ignore"):
+        log = leaf([0.0, 1.0]).log().sum()  # d log(x)/dx = 1/x: inf at 0
+        labels, fills, _ = parse(to_dot(log, gradients=True))
+    assert fills[box(labels, "leaf")] == "#e6550d"
+
+
 def test_a_released_graph_is_an_error_that_says_what_to_do() -> None:
     a = leaf(np.ones(3))
     loss = a.sigmoid().sum()

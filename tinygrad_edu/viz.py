@@ -53,6 +53,7 @@ PALETTE = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6",
            "#4292c6", "#2171b5", "#08519c", "#08306b")
 NO_GRADIENT_FILL = "#ffffff"   # constants: nothing flows into them
 ZERO_GRADIENT_FILL = "#e0e0e0"  # on the path, but the gradient is exactly 0 (a dead ReLU, ...)
+NOT_FINITE_FILL = "#e6550d"     # NaN or inf in the gradient: it stands out from the blues
 
 
 # ==================================================================== the graph and its gradients
@@ -136,7 +137,8 @@ def gradient_flow(root: Tensor, grad: Any = None) -> GradientFlow:
     if grad is None:
         if root.size != 1:
             raise ValueError(f"gradient_flow: a root of shape {root.shape} needs grad= (an "
-                             f"array of that shape); only a one-element root starts from 1")
+                             f"array of that shape); only a one-element root starts from 1. "
+                             f"To draw it: to_dot(root, gradients=gradient_flow(root, grad))")
         seed = np.ones_like(root.data)
     else:
         seed = np.asarray(grad, dtype=root.dtype)
@@ -263,7 +265,8 @@ def to_dot(
             value /= math.sqrt(max(node.size, 1))
         return value
 
-    sizes = [value for value in map(measured, boxes) if value is not None and value > 0]
+    sizes = [value for value in map(measured, boxes)
+             if value is not None and value > 0 and math.isfinite(value)]
     low, high = (min(sizes), max(sizes)) if sizes else (1.0, 1.0)
 
     lines = [f"digraph {_quote(title or 'graph')} {{",
@@ -284,7 +287,9 @@ def to_dot(
             attributes.append("shape=ellipse")
         value = measured(node)
         if value is not None:
-            if value > 0:
+            if not math.isfinite(value):
+                attributes.append(f'fillcolor="{NOT_FINITE_FILL}"')
+            elif value > 0:
                 fill = gradient_colour(value, low, high)
                 attributes.append(f'fillcolor="{fill}"')
                 if luminance(fill) < 0.45:
@@ -359,7 +364,9 @@ def _resolve_gradients(root: Tensor, nodes: Iterable[Tensor],
                              "gradient_flow(root) for the tensor you draw")
         return gradients
     if gradients is None:  # automatic: after a backward(), some leaf of the graph has .grad
-        gradients = root.requires_grad and any(
+        # (only for a one-element root such as a loss: another root's walk needs its grad=,
+        # given as gradients=gradient_flow(root, grad))
+        gradients = root.requires_grad and root.size == 1 and any(
             node._ctx is None and node.grad is not None for node in nodes)
     elif not isinstance(gradients, bool):
         raise TypeError(f"to_dot: gradients must be None, True, False or a GradientFlow, got "
