@@ -219,7 +219,6 @@ def to_dot(
     _check_options(group_linear, norm, max_depth, max_nodes, values, rankdir)
     labels = _names(model, names)
     nodes = graph_nodes(root)
-    flow = _resolve_gradients(root, nodes, gradients)
 
     consumers: dict[int, list[Tensor]] = {}
     for node in nodes:
@@ -258,6 +257,7 @@ def to_dot(
                if not layers else "") + "."
         )
     dot_id = {id(node): f"n{index}" for index, node in enumerate(boxes)}
+    flow = _resolve_gradients(root, nodes, gradients)  # after the size check: it costs a walk
 
     def measured(node: Tensor) -> float | None:
         value = flow.norm(node) if flow is not None else None
@@ -296,7 +296,7 @@ def to_dot(
                     attributes.append('fontcolor="white"')
             else:
                 attributes.append(f'fillcolor="{ZERO_GRADIENT_FILL}"')
-        elif flow is not None or node._ctx is None and not node.requires_grad:
+        elif flow is not None or (node._ctx is None and not node.requires_grad):
             attributes.append('color="#999999", fontcolor="#555555"')
         lines.append(f"  {dot_id[id(node)]} [{', '.join(attributes)}];")
     for node in boxes:
