@@ -27,12 +27,15 @@ Section = Callable[[Config, Worker | None], tuple[list[Row], dict[str, Any]]]
 SECTION_FUNCTIONS: dict[str, Section] = {
     "step": section_step, "perop": section_perop, "scaling": section_scaling,
     "memory": section_memory, "monitor": section_monitor, "peers": section_peers}
+USES_CAT_DATA = ("step", "scaling", "memory", "monitor", "peers")   # peers: relu5_he batches
 
 
 def main(argv: list[str] | None = None) -> int:
     cfg = Config.from_args(parse_args(argv))
+    data_source = "none (no section asked for uses the cat/non-cat data)"
     try:
-        _, _, data_source = load_data(np.float64, cfg.data_dir, cfg.synthetic)
+        if any(name in USES_CAT_DATA for name in cfg.sections):
+            _, _, data_source = load_data(np.float64, cfg.data_dir, cfg.synthetic)
     except (DatasetNotFoundError, DatasetFormatError) as error:
         message = " ".join(str(error).split())
         print(f"python -m benchmarks.speed: {message} (or pass --synthetic for the stand-in)",

@@ -51,7 +51,7 @@ def section_minibatch(cfg: Config) -> tuple[list[Row], dict[str, Any]]:
                            synthetic=cfg.synthetic)
     numpy_data = batches(problem.x, problem.y)
     tensor_data = [(Tensor(x), Tensor(y)) for x, y in numpy_data]
-    contenders = {"tinygrad_edu": (TinygradStep(problem, "relu5_he"), tensor_data),
+    contenders = {"tinygrad_edu": (TinygradStep(problem), tensor_data),
                   "floor NumPy": (CourseStep(problem, input_grad=False), numpy_data),
                   "course NumPy": (CourseStep(problem), numpy_data)}
     costs = {name: epoch(contender, data) for name, (contender, data) in contenders.items()}

@@ -32,7 +32,7 @@ def section_monitor(cfg: Config, torch: Worker | None) -> tuple[list[Row], dict[
     section = "5. GradientMonitor overhead, relu5_he float64 steps through fit()"
     problem = make_problem(np.float64, cfg.data_dir, cfg.seed, model="relu5_he",
                            synthetic=cfg.synthetic)
-    plain, monitored = TinygradStep(problem, "relu5_he"), TinygradStep(problem, "relu5_he")
+    plain, monitored = TinygradStep(problem), TinygradStep(problem)
     monitor = GradientMonitor(monitored.model)
     blocks = {"without monitor": functools.partial(fit_block, plain, (), cfg.monitor_block),
               "with monitor": functools.partial(fit_block, monitored, (monitor,),

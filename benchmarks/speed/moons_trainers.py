@@ -135,14 +135,17 @@ def train_mygrad(moons: Moons) -> Callable[[int], float]:
     import mygrad as mg
     from mygrad.nnet.activations import relu
 
+    # Arrays of its own: MyGrad locks the memory of a graph's arrays, which it cannot do for an
+    # array unpickled in this worker (a view of a bytes object).
+    x, y = moons.x.copy(), moons.y.copy()
     params = [mg.tensor(p) for pair in moons.weights for p in pair]
 
     def train_step(step: int) -> float:
-        a = moons.x
+        a = x
         for index in range(0, len(params), 2):
             a = params[index] @ a + params[index + 1]
             a = a if index == len(params) - 2 else relu(a)
-        loss = relu(1 - moons.y * a).mean() + ALPHA * sum((p * p).sum() for p in params)
+        loss = relu(1 - y * a).mean() + ALPHA * sum((p * p).sum() for p in params)
         loss.backward()
         params[:] = [mg.tensor(p.data - learning_rate(step) * p.grad) for p in params]
         return loss.item()

@@ -45,6 +45,7 @@ class Problem:
     y: np.ndarray                                  # (1, m)
     weights: list[tuple[np.ndarray, np.ndarray]]   # [(W1, b1), ...]: W (out, in), b (out, 1)
     lr: float
+    model: str                                     # the name in models.SPECS
     lamda: float = 0.0                             # L2 penalty (lamda / 2m) ||W1||^2
 
     @property
@@ -60,19 +61,19 @@ def make_problem(dtype: type = np.float64, data_dir: str | None = None, seed: in
     weights = [(fc.weight.data.copy(), fc.bias.data.copy()) for fc in net.linear_layers()]
     spec = models.SPECS[model]
     lamda = spec.lamda if spec.penalized_layers == (1,) else 0.0
-    return Problem(x, y, weights, spec.learning_rate or 0.0075, lamda)
+    return Problem(x, y, weights, spec.learning_rate or 0.0075, model, lamda)
 
 
 class TinygradStep:
     """tinygrad_edu: models.build, the model's loss, optim.SGD, as a user writes it."""
 
-    def __init__(self, problem: Problem, model: str = MODEL) -> None:
-        self.model = models.build(model, seed=0, in_features=problem.x.shape[0],
+    def __init__(self, problem: Problem) -> None:
+        self.model = models.build(problem.model, seed=0, in_features=problem.x.shape[0],
                                   dtype=problem.dtype)
         for layer, (w, b) in zip(self.model.linear_layers(), problem.weights, strict=True):
             layer.weight.data[...] = w
             layer.bias.data[...] = b
-        self.loss_fn = models.SPECS[model].loss_fn()   # BCE (+ relu5_he's penalty on W1)
+        self.loss_fn = models.SPECS[problem.model].loss_fn()   # BCE (+ relu5_he's penalty on W1)
         self.optimizer = optim.SGD(self.model.parameters(), lr=problem.lr)
         self.x, self.y = Tensor(problem.x), Tensor(problem.y)
 
