@@ -48,7 +48,7 @@ class Config:
             memory_iterations=20 if quick else 200,
             growth_checkpoints=(20, 100) if quick else (100, 2000),
             monitor_block=2 if quick else 4,
-            micrograd_steps=2 if quick else 10,
+            micrograd_steps=2 if quick else 3,
         )
 
 

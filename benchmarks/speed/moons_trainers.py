@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
 from benchmarks.speed.moons import ALPHA, SIZES, Moons, learning_rate, numpy_loss_and_gradients
 
 # A trainer builds the model from the initial weights; train_step(k) does SGD step k: its loss.

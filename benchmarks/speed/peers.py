@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.speed.config import Config
 from benchmarks.speed.minibatch import section_minibatch
-from benchmarks.speed.moons import STEPS, curves_agree, make_moons
+from benchmarks.speed.moons import STEPS, Moons, curves_agree, make_moons
 from benchmarks.speed.moons_trainers import train
 from benchmarks.speed.stats import interleave, ratios
 from benchmarks.speed.table import Row, Target
@@ -33,7 +33,7 @@ SECTION = ("6a. micrograd's demo: 2-16-16-1 ReLU MLP, 100 two-moons points, full
            "hinge loss + L2, SGD, float64")
 
 
-def check_agreement(worker: Worker, framework: str, moons: Any, steps: int,
+def check_agreement(worker: Worker, framework: str, moons: Moons, steps: int,
                     reference: list[float]) -> tuple[bool, str]:
     """Train `steps` steps in the worker (also its warm-up); does its curve match NumPy's?"""
     try:
@@ -88,5 +88,5 @@ def section_peers(cfg: Config, torch: Worker | None) -> tuple[list[Row], dict[st
                                              "notes": notes}, "minibatch": minibatch_raw}
 
 
-def _seconds(worker: Worker, framework: str, moons: Any, steps: int) -> float:
+def _seconds(worker: Worker, framework: str, moons: Moons, steps: int) -> float:
     return worker("train", framework=framework, moons=moons, steps=steps)["seconds"]
