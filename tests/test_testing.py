@@ -17,6 +17,7 @@ from tinygrad_edu.testing import (
     distinct_arrays,
     leaf,
     positive_arrays,
+    record_vjp_dtypes,
     shapes,
 )
 
@@ -108,3 +109,17 @@ def test_axes_for_draws_valid_numpy_axes(data):
     np.sum(np.zeros(shape), axis=axis)   # NumPy accepts it
     if isinstance(axis, tuple):
         assert len({a % len(shape) for a in axis}) == len(axis)
+
+
+def test_record_vjp_dtypes_sees_every_backward_and_restores_the_ops():
+    from tinygrad_edu import ops
+
+    original = ops.Mul.backward
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    y = Tensor(np.array([3.0, 4.0]))  # float64: x * y is float64, its VJP for x too
+    with record_vjp_dtypes() as seen:
+        (x * y).sum().backward()
+    assert seen == [("Sum", np.dtype(np.float64), (np.dtype(np.float64),)),
+                    ("Mul", np.dtype(np.float64), (np.dtype(np.float64), None))]
+    assert x.grad.dtype == np.float32  # the leaf cast hides what the recorder shows
+    assert ops.Mul.backward is original
