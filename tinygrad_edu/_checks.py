@@ -19,9 +19,9 @@ def check_number(owner: str, name: str, value: object, low: float = -math.inf,
     0.9
     """
     left, right = "(" if low_open else "[", ")" if high_open else "]"
-    wanted = f"a finite number in {left}{low}, {high}{right}"
-    if low == 0 and high == math.inf:
-        wanted = "a finite number > 0" if low_open else "a finite number >= 0"
+    wanted = f"a finite number in {left}{low:g}, {high:g}{right}"
+    if high == math.inf:
+        wanted = f"a finite number {'>' if low_open else '>='} {low:g}"
     is_real = isinstance(value, (int, float, np.integer, np.floating))
     if not is_real or isinstance(value, (bool, np.bool_)) or not math.isfinite(value):
         raise ValueError(f"{owner}: {name} must be {wanted}, got {value!r} "
