@@ -272,7 +272,7 @@ def test_penalty_float32_stays_float32(penalty) -> None:
     assert w.grad.dtype == np.float32
 
 
-# ==================================================================== inputs that are not what they seem
+# ============================================================ inputs that are not what they seem
 @pytest.mark.parametrize("p", [[[2.0, -3.0]], [[0.5, 1.5]], [[-0.1, 0.5]]])
 def test_bce_refuses_predictions_outside_zero_one_and_names_the_logits_loss(p) -> None:
     """The issue's case: logits given by mistake gave a loss of 2.2e-16 and a zero gradient."""
