@@ -62,7 +62,11 @@ if str(REPO_ROOT) not in sys.path:  # `python benchmarks/speed.py` works too
 
 import models  # noqa: E402
 from tinygrad_edu import nn, optim  # noqa: E402
-from tinygrad_edu.data import load_cat_or_synthetic  # noqa: E402
+from tinygrad_edu.data import (  # noqa: E402
+    DatasetFormatError,
+    DatasetNotFoundError,
+    load_cat_or_synthetic,
+)
 from tinygrad_edu.tensor import Tensor  # noqa: E402
 from tinygrad_edu.training import fit  # noqa: E402
 
@@ -960,6 +964,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(memory_child(json.loads(args.memory_child))))
         return 0
 
+    try:  # a bad --data-dir is one line on stderr and exit status 2, like argparse's errors
+        load_cat_or_synthetic(args.data_dir)
+    except (DatasetNotFoundError, DatasetFormatError) as error:
+        print(f"python -m benchmarks.speed: error: {error}", file=sys.stderr)
+        return 2
     cfg = Config.from_args(args)
     needs_torch = cfg.torch and ("step" in cfg.sections or "perop" in cfg.sections)
     worker = TorchWorker(cfg.threads) if needs_torch else None
