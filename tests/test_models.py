@@ -244,6 +244,7 @@ def _train_like_the_course(name: str, data) -> nn.Module:
     return model
 
 
+@pytest.mark.slow
 def test_sigmoid4_on_real_data_predicts_only_non_cat_like_the_course() -> None:
     """The course's 4-layer sigmoid net (lr 0.008, 2000 iterations) stalls and answers
     "non-cat" for every image: 65.55 % train (137/209) and 34.00 % test (17/50)."""
@@ -256,6 +257,7 @@ def test_sigmoid4_on_real_data_predicts_only_non_cat_like_the_course() -> None:
     assert models.SPECS["sigmoid4"].course_accuracy == (0.6555, 0.34)
 
 
+@pytest.mark.slow
 def test_relu5_he_on_real_data_fits_the_training_set() -> None:
     """The course's 5-layer ReLU net with its He init and L2 on layer 1 reaches 100 % train;
     we require at least 99 %."""
