@@ -263,7 +263,9 @@ class Tensor:
             if ctx is None:  # a leaf: accumulate
                 _accumulate_leaf_grad(node, node_grad, handed_to_leaves)
                 continue
-            _check_versions(ctx)
+            for parent, version in zip(ctx.parents, ctx.versions, strict=True):
+                if parent._version != version:  # updated in place since the forward pass
+                    _check_saved_input_unchanged(ctx, parent, version)
             input_grads = ctx.backward(node_grad)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
@@ -455,7 +457,7 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _check_versions(ctx: Function) -> None:
+def _check_saved_input_unchanged(ctx: Function, parent: Tensor, version: int) -> None:
     """Refuse to run an op's backward if an input whose array it saved was updated in place.
 
     The op recorded its inputs' versions when it ran; an optimizer step since then changed the
@@ -463,15 +465,15 @@ def _check_versions(ctx: Function) -> None:
     be computed from the new weights: silently wrong. Only inputs the op saved matter: Add's
     backward reads no input, so an update of its inputs changes nothing.
     """
-    for index, (parent, version) in enumerate(zip(ctx.parents, ctx.versions, strict=True)):
-        if parent._version != version and any(saved is parent.data for saved in ctx.saved):
-            raise RuntimeError(
-                f"{type(ctx).__name__}.backward needs its input {index} (shape {parent.shape}) "
-                f"as it was in the forward pass, but it was updated in place since (version "
-                f"{version} then, {parent._version} now: an optimizer step or "
-                f"load_state_dict). Call backward() before optimizer.step(), or recompute the "
-                f"forward pass after the update."
-            )
+    if any(saved is parent.data for saved in ctx.saved):
+        index = next(i for i, p in enumerate(ctx.parents) if p is parent)
+        raise RuntimeError(
+            f"{type(ctx).__name__}.backward needs its input {index} (shape {parent.shape}) "
+            f"as it was in the forward pass, but it was updated in place since (version "
+            f"{version} then, {parent._version} now: an optimizer step or load_state_dict). "
+            f"Call backward() before optimizer.step(), or recompute the forward pass after "
+            f"the update."
+        )
 
 
 def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray, handed_to_leaves: set[int]) -> None:
@@ -563,8 +565,10 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     that tensor's dtype, so `x32 * 0.5` and `x32 + int_tensor` stay float32 (NumPy would upcast
     them to float64). See the module docstring for the whole rule.
     """
+    if len(inputs) == 1 and type(inputs[0]) is Tensor:
+        return inputs  # type: ignore[return-value]  # a unary op: nothing to convert
     if (len(inputs) == 2 and type(inputs[0]) is Tensor and type(inputs[1]) is Tensor
-            and inputs[0].data.dtype == inputs[1].data.dtype):
+            and inputs[0].data.dtype is inputs[1].data.dtype):
         return inputs  # type: ignore[return-value]  # the common case: nothing to convert
     like = None  # the dtype of the first floating tensor among the inputs
     for value in inputs:
