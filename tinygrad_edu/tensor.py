@@ -581,8 +581,9 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
             if like is not None and value.data.dtype.kind in "biu":  # a constant: convert it
                 value = Tensor._from_op(value.data.astype(like), None)
             tensors.append(value)
-        elif like is not None and (isinstance(value, (bool, int, float, np.generic))
-                                   or (isinstance(value, np.ndarray) and value.ndim == 0)):
+        elif like is not None and isinstance(value, (bool, int, float)):
+            tensors.append(Tensor._from_op(np.asarray(value, dtype=like), None))
+        elif like is not None and isinstance(value, (np.generic, np.ndarray)) and not value.ndim:
             tensors.append(Tensor._from_op(_as_array(value).astype(like), None))
         else:
             tensors.append(Tensor._from_op(_as_array(value), None))
