@@ -263,9 +263,6 @@ class Tensor:
             if ctx is None:  # a leaf: accumulate
                 _accumulate_leaf_grad(node, node_grad, handed_to_leaves)
                 continue
-            for parent, version in zip(ctx.parents, ctx.versions, strict=True):
-                if parent._version != version:  # updated in place since the forward pass
-                    _check_saved_input_unchanged(ctx, parent, version)
             input_grads = ctx.backward(node_grad)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
@@ -424,6 +421,8 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     thousand ops). A node is appended to `order` once all its parents are, so `order` lists
     inputs before outputs; reversed, it lists each node after every node that uses it: by the
     time the walk reaches a node, all gradients flowing into it have been summed.
+    The graph is checked on the way, before any gradient is computed: a released op, or an op
+    whose saved input was updated in place since the forward pass, is an error.
     """
     # The stack holds nodes only, no (node, flag) pairs: a pair is a new GC-tracked tuple per
     # node, alive along a whole chain, and the collections they trigger scan the whole graph.
@@ -450,7 +449,9 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
                 f"its saved arrays were freed by an earlier backward(). Call the first "
                 f"backward(retain_graph=True) to backpropagate through the same graph twice."
             )
-        for parent in ctx.parents:
+        for parent, version in zip(ctx.parents, ctx.versions, strict=True):
+            if parent._version != version:  # updated in place since the forward pass
+                _check_saved_input_unchanged(ctx, parent, version)
             if parent.requires_grad and id(parent) not in expanded:
                 stack.append(parent)
     order.reverse()
