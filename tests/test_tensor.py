@@ -536,6 +536,21 @@ def test_forward_step_backward_is_an_error_and_forward_again_is_fine():
     np.testing.assert_allclose(w.grad.data, 2 * np.array([0.4, -1.1]))
 
 
+@pytest.mark.parametrize("stale_first", [True, False])
+def test_a_stale_graph_is_refused_before_any_gradient_is_computed(stale_first):
+    from tinygrad_edu.optim import SGD
+
+    w, v = leaf([1.0, 2.0]), leaf([3.0])
+    stale, fine = (w * w).sum(), (v * 2.0).sum()  # Mul saved w; v is never updated
+    loss = stale + fine if stale_first else fine + stale
+    w.grad = Tensor([1.0, 1.0])
+    SGD([w], lr=0.1).step()
+    w.grad = None
+    with pytest.raises(RuntimeError, match=r"Mul\.backward needs its input 0 \(shape \(2,\)\)"):
+        loss.backward()
+    assert w.grad is None and v.grad is None
+
+
 def test_an_update_an_op_does_not_read_is_not_an_error():
     """Add's backward reads no input: updating its input changes no gradient (as in PyTorch)."""
     from tinygrad_edu.optim import SGD
