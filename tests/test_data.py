@@ -191,6 +191,32 @@ def test_missing_key_names_file_key_and_keys_present(tmp_path: Path) -> None:
     assert "keys present: ['list_classes', 'train_set_x']" in str(err.value)
 
 
+@pytest.mark.parametrize("key", ["train_set_x", "train_set_y", "list_classes"])
+@pytest.mark.parametrize("empty", ["zero-length", "null-dataspace"])
+def test_an_empty_dataset_is_a_format_error_naming_it(tmp_path: Path, key: str,
+                                                       empty: str) -> None:
+    train = good_split("train")
+    value = train[key]
+    train[key] = (np.zeros((0, *value.shape[1:]), dtype=value.dtype) if empty == "zero-length"
+                  else h5py.Empty(value.dtype))
+    folder = write_pair(tmp_path / "d", train=train)
+    with pytest.raises(DatasetFormatError, match=rf"train_catvnoncat\.h5: dataset '{key}' is "
+                                                 rf"empty"):
+        load_cat_dataset(folder)
+
+
+@pytest.mark.parametrize("key", ["train_set_x", "train_set_y"])
+def test_a_dataset_stored_as_a_group_is_a_format_error_saying_so(tmp_path: Path,
+                                                                  key: str) -> None:
+    folder = write_pair(tmp_path / "d")
+    with h5py.File(folder / TRAIN_FILE, "a") as h5:
+        values = h5[key][()]
+        del h5[key]
+        h5.create_group(key).create_dataset("values", data=values)  # the array one level down
+    with pytest.raises(DatasetFormatError, match=rf"'{key}' is an HDF5 group, not a dataset"):
+        load_cat_dataset(folder)
+
+
 @pytest.mark.parametrize(
     "shape",
     [(5, 64, 64), (5, 32, 32, 3), (5, 12288)],

@@ -172,6 +172,13 @@ def test_gradcheck_reports_nan_in_the_backward_pass():
         gradcheck(lambda t: NanBackward.apply(t).sum(), leaf([1.0]))
 
 
+def test_gradcheck_reports_nan_in_the_output_itself():
+    """log(-1) is NaN in the forward pass; log's backward (grad / x) stays finite there."""
+    with np.errstate(invalid="ignore"), pytest.raises(
+            FloatingPointError, match=r"the loss, made by Log, shape \(2,\)"):
+        gradcheck(lambda t: t.log(), leaf([-1.0, 2.0]))
+
+
 # ==================================================================== gradcheck leaves no trace
 def test_gradcheck_restores_existing_grads_and_data():
     x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])

@@ -187,6 +187,50 @@ def test_logits_specs_train_on_the_logits() -> None:
         nn.binary_cross_entropy_with_logits(calls[0], y).item(), rel=1e-14)
 
 
+# ==================================================================== float32 runs
+@pytest.mark.parametrize("name", list(models.SPECS))
+def test_a_float32_run_keeps_every_gradient_float32_and_close_to_float64(name) -> None:
+    """Every VJP on the way (losses, penalty, activations, Linear) in float32, and each
+    parameter's gradient within float32 rounding of the float64 run's, on the spec's own loss.
+    Then one SGD step through fit keeps the parameters float32."""
+    from tinygrad_edu.testing import record_vjp_dtypes
+
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0.0, 1.0, size=(6, 8)), (rng.random((1, 8)) < 0.5).astype(np.float64)
+    y[0, :2] = (0.0, 1.0)
+    spec = models.SPECS[name]
+    shapes = [layer.weight.shape for layer in
+              models.build(name, seed=0, in_features=6).linear_layers()]
+    # Xavier-sized weights: gradients far from 0, and no output so saturated that float32
+    # rounds p to exactly 0 or 1 (where the clipped loss differs by design).
+    weights = [rng.normal(0.0, 1.0 / np.sqrt(shape[1]), size=shape) for shape in shapes]
+    grads = {}
+    for dtype in (np.float32, np.float64):
+        model = models.build(name, seed=0, in_features=6, dtype=dtype)
+        for layer, w in zip(model.linear_layers(), weights, strict=True):
+            layer.weight.data[:] = w
+        loss = spec.loss_fn()(model, Tensor(x.astype(dtype)), Tensor(y.astype(dtype)))
+        assert loss.dtype == dtype
+        with record_vjp_dtypes() as seen:
+            loss.backward()
+        wrong = [(op, incoming, outgoing) for op, incoming, outgoing in seen
+                 if incoming != dtype or any(g is not None and g != dtype for g in outgoing)]
+        assert not wrong, f"{name}: VJPs not in {np.dtype(dtype)}: {wrong}"
+        grads[dtype] = {n: p.grad for n, p in model.named_parameters()}
+    for param_name, g32 in grads[np.float32].items():
+        g64 = grads[np.float64][param_name].data
+        assert g32.dtype == np.float32, f"{name}.{param_name}: gradient is {g32.dtype}"
+        scale = np.abs(g64).max()
+        assert scale > 0, f"{name}.{param_name}: no gradient reached it"
+        np.testing.assert_allclose(g32.data, g64, rtol=1e-3, atol=1e-4 * scale,
+                                   err_msg=f"{name}.{param_name}")
+    model = models.build(name, seed=0, in_features=6, dtype=np.float32)
+    losses = fit(model, x.astype(np.float32), y.astype(np.float32),
+                 SGD(model.parameters(), lr=0.01), 2, loss_fn=spec.loss_fn())
+    assert np.all(np.isfinite(losses))
+    assert all(p.dtype == np.float32 for p in model.parameters())
+
+
 # ==================================================================== training, real data
 def _real_data():
     """The real files from $TINYGRAD_EDU_DATA only (the conftest sets it from ../shared/datasets
@@ -206,6 +250,7 @@ def _train_like_the_course(name: str, data) -> nn.Module:
     return model
 
 
+@pytest.mark.slow
 def test_sigmoid4_on_real_data_predicts_only_non_cat_like_the_course() -> None:
     """The course's 4-layer sigmoid net (lr 0.008, 2000 iterations) stalls and answers
     "non-cat" for every image: 65.55 % train (137/209) and 34.00 % test (17/50)."""
@@ -218,6 +263,7 @@ def test_sigmoid4_on_real_data_predicts_only_non_cat_like_the_course() -> None:
     assert models.SPECS["sigmoid4"].course_accuracy == (0.6555, 0.34)
 
 
+@pytest.mark.slow
 def test_relu5_he_on_real_data_fits_the_training_set() -> None:
     """The course's 5-layer ReLU net with its He init and L2 on layer 1 reaches 100 % train;
     we require at least 99 %."""

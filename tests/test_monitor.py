@@ -289,18 +289,43 @@ def test_update_ratio_round_trip_and_old_files_still_load(tmp_path, suffix):
     assert loaded.learning_rate is None and loaded.layer_in_features is None
 
 
-def test_leaky_relu_is_recognised_when_the_layer_exists(monkeypatch):
+def test_leaky_relu_is_recognised():
     from tinygrad_edu.monitor import activation_kind
     from tinygrad_edu.nn import layers
-    from tinygrad_edu.nn.module import Module
 
-    class LeakyReLU(Module):  # stands in for nn.LeakyReLU until it is merged
-        negative_slope = 0.1
-
-        def forward(self, z):
-            return z.relu()
-
-    monkeypatch.setattr(layers, "LeakyReLU", getattr(layers, "LeakyReLU", LeakyReLU),
-                        raising=False)
-    assert activation_kind(layers.LeakyReLU()) == "leaky_relu"
+    assert activation_kind(layers.LeakyReLU(0.1)) == "leaky_relu"
     assert activation_kind(layers.ReLU()) == "relu"
+
+
+def test_per_neuron_norms_of_a_layer_wider_than_64_neurons():
+    """Layers of more than 64 neurons take _row_norms's other (einsum) branch: check it too."""
+    rng = np.random.default_rng(RNG_SEED)
+    model = CourseNet([5, 100, 70, 1], "tanh", init="xavier", rng=RNG_SEED)
+    x = rng.normal(0.0, 1.5, size=(5, 6))
+    y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0, 0.0]])
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    assert [a.shape for a in records.dw_neuron_norms] == [(1, 100), (1, 70), (1, 1)]
+    for index, layer in enumerate(model.linear_layers()):
+        grad = layer.weight.grad.data
+        expected = [np.sqrt(sum(value * value for value in grad[j]))  # by hand, row j
+                    for j in range(layer.out_features)]
+        np.testing.assert_allclose(records.dw_neuron_norms[index][0], expected, rtol=1e-12)
+        assert np.all(records.dw_neuron_norms[index][0] > 0)
+
+
+def test_a_dead_relu_unit_is_one_that_is_off_on_every_sample():
+    """3 units, 5 samples: unit 0 fires on 3 samples, unit 2 on 1, unit 1 on none. Dead is 1/3
+    of the units; counting samples with a live unit (4 of 5) or entries gives other numbers."""
+    model = CourseNet([2, 3, 1], "relu", init="small", rng=0)
+    model.fc1.weight.data[:] = [[1.0, 0.0], [-1.0, -1.0], [0.0, 1.0]]
+    model.fc1.bias.data[:] = 0.0
+    x = np.array([[1.0, 2.0, 3.0, 0.0, 0.0],
+                  [0.0, 0.0, 0.0, 1.0, 0.0]])
+    y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]])
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    assert records.stats["dead"][0, 0] == pytest.approx(1 / 3)
+    assert records.stats["zero"][0, 0] == pytest.approx(11 / 15)

@@ -429,10 +429,25 @@ def test_dropout_same_seed_same_mask_and_fresh_mask_each_call() -> None:
     assert not np.array_equal(first.last_mask, previous)
 
 
-@pytest.mark.parametrize("keep_prob", [0.0, -0.2, 1.01, 2.0, float("nan")])
+@pytest.mark.parametrize("keep_prob", [0.0, -0.2, 1.01, 2.0, float("nan"), "0.5", None, True])
 def test_dropout_rejects_invalid_keep_prob(keep_prob) -> None:
-    with pytest.raises(ValueError, match=re.escape("keep_prob must be in (0, 1]")):
+    with pytest.raises(ValueError, match=re.escape("Dropout: keep_prob must be a finite number "
+                                                   "in (0, 1]")):
         nn.Dropout(keep_prob)
+
+
+@pytest.mark.parametrize("x", [[[1.0] * 3] * 8, 3.0, None], ids=["list", "float", "none"])
+def test_linear_refuses_an_input_that_is_not_an_array(x) -> None:
+    layer = nn.Linear(8, 3, rng=0)
+    with pytest.raises(TypeError, match=r"Linear\(in_features=8.*input must be a Tensor or an "
+                                        r"ndarray of shape \(8, m\), got"):
+        layer(x)
+
+
+def test_linear_accepts_an_ndarray() -> None:
+    layer = nn.Linear(2, 1, rng=0)
+    x = np.array([[1.0], [2.0]])
+    np.testing.assert_allclose(layer(x).data, layer.weight.data @ x + layer.bias.data)
 
 
 def test_dropout_rejects_bad_rng() -> None:

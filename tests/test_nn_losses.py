@@ -270,3 +270,39 @@ def test_penalty_float32_stays_float32(penalty) -> None:
     assert value.dtype == np.float32
     value.backward()
     assert w.grad.dtype == np.float32
+
+
+# ============================================================ inputs that are not what they seem
+@pytest.mark.parametrize("p", [[[2.0, -3.0]], [[0.5, 1.5]], [[-0.1, 0.5]]])
+def test_bce_refuses_predictions_outside_zero_one_and_names_the_logits_loss(p) -> None:
+    """The issue's case: logits given by mistake gave a loss of 2.2e-16 and a zero gradient."""
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: predictions must be "
+                                         r"probabilities in \[0, 1\].*"
+                                         r"binary_cross_entropy_with_logits"):
+        nn.binary_cross_entropy(leaf(p), np.array([[1.0, 0.0]]))
+
+
+def test_bce_accepts_the_ends_of_zero_one() -> None:
+    loss = nn.binary_cross_entropy(leaf([[0.0, 1.0]]), np.array([[0.0, 1.0]]))
+    assert 0 < loss.item() < 1e-12
+
+
+@pytest.mark.parametrize("loss_fn", [nn.binary_cross_entropy, nn.binary_cross_entropy_with_logits])
+@pytest.mark.parametrize("labels", [np.array([["cat", "non-cat"]]), [[None, 1]], None,
+                                    np.array([[1 + 0j, 0j]])],
+                         ids=["strings", "none-inside", "none", "complex"])
+def test_labels_that_are_not_numbers_are_a_type_error_naming_the_loss(loss_fn, labels) -> None:
+    with pytest.raises(TypeError, match=rf"{loss_fn.__name__}: labels must be numbers 0 or 1"):
+        loss_fn(leaf([[0.5, 0.5]]), labels)
+
+
+def test_bce_float32_at_a_probability_that_rounded_to_one_is_finite() -> None:
+    """p is clipped to [eps, 1 - eps] with eps of p's own dtype: in float32 a float64 eps
+    rounds 1 - eps to 1.0 and log(1 - p) becomes -inf."""
+    p = leaf([[1.0, 0.0]], dtype=np.float32)
+    loss = nn.binary_cross_entropy(p, np.array([[0.0, 1.0]]))
+    eps = np.finfo(np.float32).eps
+    assert loss.dtype == np.float32
+    assert loss.item() == pytest.approx(-np.log(eps), rel=1e-5)  # both samples: -log(eps) / 1
+    loss.backward()
+    assert p.grad.dtype == np.float32 and np.all(np.isfinite(p.grad.data))

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import signal
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -461,3 +467,167 @@ def test_repr_shows_the_structure() -> None:
     text = repr(nn.Sequential(nn.Sigmoid(centered=True), nn.Dropout(0.5)))
     assert "(layers.0): Sigmoid(centered=True)" in text
     assert "(layers.1): Dropout(keep_prob=0.5)" in text
+
+
+# ==================================================================== what a parameter is
+class Caching(nn.Module):
+    """Keeps its last pre-activation, a tensor that requires a gradient but is no parameter."""
+
+    def __init__(self) -> None:
+        self.fc = nn.Linear(3, 2, rng=0)
+        self.last_z = None
+        self.history = []
+
+    def forward(self, x):
+        self.last_z = self.fc(x)
+        self.history = [self.last_z]
+        return self.last_z.relu()
+
+
+def test_a_cached_activation_is_not_a_parameter_nor_in_the_state_dict(tmp_path) -> None:
+    model = Caching()
+    model(Tensor(np.ones((3, 4))))
+    assert model.last_z.requires_grad and not model.last_z.is_leaf
+    assert [name for name, _ in model.named_parameters()] == ["fc.weight", "fc.bias"]
+    assert list(model.state_dict()) == ["fc.weight", "fc.bias"]
+    model.save(tmp_path / "caching.h5")
+    fresh = Caching()
+    fresh.load(tmp_path / "caching.h5")  # no "unexpected last_z"
+    np.testing.assert_array_equal(fresh.fc.weight.data, model.fc.weight.data)
+
+
+# ==================================================================== load_state_dict: dtypes
+@pytest.mark.parametrize("bad, says", [
+    (np.full((1, 1), 1 + 2j), "complex128 is not a real floating or integer dtype"),
+    (np.full((1, 1), b"ab"), "|S2 is not a real"),
+    (np.full((1, 1), "ab"), "<U2 is not a real"),
+    (np.full((1, 1), True), "bool is not a real"),
+    (np.full((1, 1), None), "object is not a real"),
+], ids=["complex", "bytes", "str", "bool", "object"])
+def test_load_state_dict_refuses_a_wrong_dtype_before_writing_anything(bad, says) -> None:
+    """The issue's case: the earlier layers were overwritten before the bad value was met."""
+    model = models.build("relu4", seed=0, in_features=3)
+    before = model.state_dict()
+    versions = [p._version for p in model.parameters()]
+    state = {name: value + 1.0 for name, value in before.items()}
+    state["fc4.bias"] = bad  # the last entry: every other one would be written first
+    with pytest.raises(CheckpointError, match=rf"wrong dtype fc4\.bias: {re.escape(says)}"):
+        model.load_state_dict(state)
+    _assert_unchanged(model, before)
+    assert [p._version for p in model.parameters()] == versions
+
+
+def test_load_state_dict_takes_integers_that_convert_exactly_and_bumps_versions() -> None:
+    layer = nn.Linear(2, 1, rng=0, dtype=np.float32)
+    layer.load_state_dict({"weight": np.array([[3, -4]]), "bias": np.array([[2 ** 24]])})
+    np.testing.assert_array_equal(layer.weight.data, [[3.0, -4.0]])
+    assert layer.weight.dtype == np.float32 and layer.weight._version == 1
+    with pytest.raises(CheckpointError, match="int64 values do not convert exactly"):
+        layer.load_state_dict({"weight": np.array([[2 ** 24 + 1, 0]]), "bias": np.zeros((1, 1))})
+    with pytest.raises(CheckpointError, match="float64 values overflow the parameter's float32"):
+        layer.load_state_dict({"weight": np.array([[1e300, 0.0]]), "bias": np.zeros((1, 1))})
+    assert layer.bias.data[0, 0] == 2 ** 24  # both refusals changed nothing
+
+
+# ==================================================================== checkpoints: paths
+def test_save_to_an_empty_path_or_a_folder_is_a_clear_error(tmp_path) -> None:
+    layer = nn.Linear(2, 1, rng=0)
+    with pytest.raises(ValueError, match="the checkpoint path is empty"):
+        layer.save("")
+    with pytest.raises(IsADirectoryError, match=rf"{re.escape(str(tmp_path))} is a folder"):
+        layer.save(tmp_path)
+    with pytest.raises(IsADirectoryError, match="is a folder; give the checkpoint file"):
+        layer.load(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_into_a_missing_folder_names_the_target_not_a_temporary(tmp_path) -> None:
+    target = tmp_path / "nowhere" / "model.h5"
+    with pytest.raises(FileNotFoundError) as error:
+        nn.Linear(2, 1, rng=0).save(target)
+    assert str(target) in str(error.value) and ".tmp" not in str(error.value)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="POSIX modes; root writes into read-only folders anyway")
+def test_save_into_a_read_only_folder_names_the_target(tmp_path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError) as error:
+            nn.Linear(2, 1, rng=0).save(folder / "model.h5")
+    finally:
+        folder.chmod(0o755)
+    assert "model.h5" in str(error.value) and ".tmp" not in str(error.value)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_saving_over_a_read_only_checkpoint_is_refused(tmp_path) -> None:
+    path = tmp_path / "model.h5"
+    nn.Linear(2, 1, rng=0).save(path)
+    kept = path.read_bytes()
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match=rf"{re.escape(str(path))} is read-only"):
+        nn.Linear(2, 1, rng=1).save(path)
+    assert path.read_bytes() == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.h5"]
+
+
+KILLED_SAVE = """
+import sys, time
+import h5py
+from tinygrad_edu import nn
+def hang(*args, **kwargs):
+    print("writing", flush=True)
+    time.sleep(60)
+h5py.Group.create_dataset = hang
+nn.Linear(2, 1, rng=0).save(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and POSIX process ids")
+def test_a_save_killed_midway_leaves_a_temporary_the_next_save_removes(tmp_path) -> None:
+    path = tmp_path / "model.h5"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(path)],
+                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    try:
+        assert child.stdout.readline().strip() == "writing"  # inside save(), temp file open
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        child.stdout.close()
+    stale = [p.name for p in tmp_path.iterdir()]
+    assert len(stale) == 1 and stale[0].startswith(f".model.h5.{child.pid}.")
+    mine = tmp_path / f".model.h5.{os.getpid()}.inprogress.tmp"  # a live process's: kept
+    mine.write_bytes(b"")
+    nn.Linear(2, 1, rng=0).save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [mine.name, "model.h5"]
+
+
+# ==================================================================== checkpoints: checksums
+def test_a_flipped_byte_in_a_weight_is_refused_naming_the_array(tmp_path) -> None:
+    path = tmp_path / "model.h5"
+    model = models.build("relu4", seed=0, in_features=3)
+    model.save(path)
+    raw = bytearray(path.read_bytes())
+    weights = model.fc2.weight.data.tobytes()
+    start = raw.find(weights)
+    assert start >= 0 and raw.find(weights, start + 1) < 0  # stored once, contiguously
+    raw[start + len(weights) // 2] ^= 0x01  # one bit of one weight
+    path.write_bytes(bytes(raw))
+    target = models.build("relu4", seed=1, in_features=3)
+    before = target.state_dict()
+    with pytest.raises(CheckpointError, match=r"corrupt: the bytes of \['fc2\.weight'\]"):
+        target.load(path)
+    _assert_unchanged(target, before)
+
+
+def test_every_saved_array_carries_its_digest(tmp_path) -> None:
+    path = tmp_path / "model.h5"
+    model = nn.Sequential(nn.Linear(3, 2, rng=0), nn.Linear(2, 1, rng=1))
+    model.save(path)
+    with h5py.File(path, "r") as file:
+        for name, value in model.state_dict().items():
+            digest = file[name.replace(".", "/")].attrs["sha256"]
+            assert digest == hashlib.sha256(value.tobytes()).hexdigest(), name

@@ -28,6 +28,7 @@ from tinygrad_edu.testing import (
     distinct_arrays,
     leaf,
     positive_arrays,
+    record_vjp_dtypes,
     shapes,
 )
 
@@ -618,6 +619,12 @@ FLOAT32_CASES = {
     "tensor_pow_int": (lambda a: a ** 2, [(3, 2)]),
     "float_pow_tensor": (lambda a: 2.5 ** a, [(3, 2)]),
     "maximum_float": (lambda a: a.maximum(1.0), [(3, 2)]),
+    # ints, bools and 0-d arrays take the floating tensor's dtype too (tensor.py's rule).
+    "tensor_plus_int_tensor": (lambda a: a + Tensor(np.arange(2)), [(3, 2)]),
+    "int_tensor_times_tensor": (lambda a: Tensor(np.arange(2)) * a, [(3, 2)]),
+    "tensor_times_0d_array": (lambda a: a * np.array(0.5), [(3, 2)]),
+    "matmul_int_tensor": (lambda a: a @ Tensor(np.ones((2, 2), dtype=np.int64)), [(3, 2)]),
+    "tensor_pow_0": (lambda a: a ** 0.0, [(3, 2)]),
 }
 
 
@@ -632,6 +639,41 @@ def test_float32_stays_float32_in_value_and_gradient(case):
         assert tensor.grad is not None, f"{case}: input {position} got no gradient"
         assert tensor.grad.dtype == np.float32, (
             f"{case}: gradient of input {position} is {tensor.grad.dtype}")
+
+
+@pytest.mark.parametrize("case", sorted(FLOAT32_CASES))
+def test_float32_every_vjp_in_the_graph_is_float32_and_matches_float64(case):
+    """The leaf's .grad is cast to the leaf's dtype, which would hide an op whose backward makes
+    float64 inside the graph: look at what every op's backward returns, and at the values."""
+    fn, input_shapes = FLOAT32_CASES[case]
+    grads = {}
+    for dtype in (np.float32, np.float64):
+        inputs = [Tensor(float32_values(shape), dtype=dtype, requires_grad=True)
+                  for shape in input_shapes]
+        out = fn(*inputs)
+        with record_vjp_dtypes() as seen:
+            out.backward(np.ones(out.shape, dtype=dtype))
+        assert seen, f"{case}: no backward ran"
+        for name, incoming, outgoing in seen:
+            assert incoming == dtype, f"{case}: {name}.backward got a {incoming} gradient"
+            assert all(g is None or g == dtype for g in outgoing), (
+                f"{case}: {name}.backward returned {outgoing} for {np.dtype(dtype)} inputs")
+        grads[dtype] = [tensor.grad.data for tensor in inputs]
+    for g32, g64 in zip(grads[np.float32], grads[np.float64], strict=True):
+        np.testing.assert_allclose(g32, g64, rtol=2e-6, atol=1e-6)
+
+
+def test_pow_with_exponent_zero_has_zero_gradient_even_at_zero():
+    """d(x^0)/dx = 0 everywhere; the formula b x^(b-1) gives 0 * inf = NaN at x = 0."""
+    x = leaf([0.0, 0.0, 2.0, -3.0])
+    b = Tensor([0.0, 2.0, 0.0, 0.0])
+    with strict_floating_point():
+        (x ** b).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0, 0.0])
+    y = leaf([0.0, 1.0])
+    with strict_floating_point():
+        (y ** 0.0).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, [0.0, 0.0])
 
 
 # ==================================================================== errors

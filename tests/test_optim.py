@@ -307,3 +307,70 @@ def test_clip_grad_norm_bad_max_norm_is_an_error(max_norm) -> None:
     set_grad(w, [5.0])
     with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be a finite number > 0"):
         clip_grad_norm([w], max_norm)
+
+
+# ==================================================================== what a parameter is
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_a_bare_tensor_is_a_type_error_that_says_what_to_pass(optimizer) -> None:
+    """The issue's case: SGD(w) iterated w's rows as "parameters" and trained nothing."""
+    w = param([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(TypeError, match=r"pass \[w\] for a single tensor, or model\.parameters"):
+        optimizer(w, lr=0.1)
+    with pytest.raises(TypeError, match="iterable of tensors, got int"):
+        optimizer(3, lr=0.1)
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_a_non_leaf_parameter_is_an_error(optimizer) -> None:
+    w = param([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"parameter 0 \(shape \(2,\)\) is not a leaf: it is the "
+                                         r"result of Mul"):
+        optimizer([w * 2], lr=0.1)
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_the_same_tensor_twice_is_an_error(optimizer) -> None:
+    w, b = param([1.0, 2.0]), param([0.0])
+    with pytest.raises(ValueError, match="parameters 0 and 2 are the same tensor"):
+        optimizer([w, b, w], lr=0.1)
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+@pytest.mark.parametrize("bad_grad", [Tensor([1.0]), Tensor([[1.0, 1.0]]), np.ones(2)],
+                         ids=["broadcastable", "wrong-rank", "ndarray"])
+def test_a_grad_of_the_wrong_shape_is_named_at_step(optimizer, bad_grad) -> None:
+    w, b = param([1.0, 2.0]), param([5.0, 6.0])
+    opt = optimizer([b, w], lr=0.1)
+    b.grad = Tensor([1.0, 1.0])
+    w.grad = bad_grad
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(2,\) but its \.grad is a"):
+        opt.step()
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])  # checked before any update
+    np.testing.assert_array_equal(b.data, [5.0, 6.0])
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: SGD(p, lr=0.1, momentum="0.9"),
+    lambda p: SGD(p, lr=0.1, momentum=None),
+    lambda p: SGD(p, lr=0.1, momentum=float("inf")),
+    lambda p: Adam(p, betas="ab"),
+    lambda p: Adam(p, betas=("0.9", 0.999)),
+    lambda p: Adam(p, betas=(0.9, float("inf"))),
+    lambda p: Adam(p, eps=float("inf")),
+    lambda p: Adam(p, eps="1e-8"),
+    lambda p: Adam(p, lr=True),
+], ids=["momentum-str", "momentum-none", "momentum-inf", "betas-str", "beta-str", "beta-inf",
+        "eps-inf", "eps-str", "lr-bool"])
+def test_every_hyper_parameter_is_validated_by_name(make) -> None:
+    with pytest.raises(ValueError, match=r"(SGD|Adam): (momentum|betas|betas\[\d\]|eps|lr) "):
+        make([param([1.0])])
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_each_update_bumps_the_version_of_the_updated_tensors_only(optimizer) -> None:
+    w, b = param([1.0, 2.0]), param([0.5])
+    opt = optimizer([w, b], lr=0.1)
+    w.grad = Tensor([1.0, 1.0])
+    opt.step()
+    opt.step()
+    assert (w._version, b._version) == (2, 0)

@@ -109,10 +109,26 @@ def test_pytorch_gradients_equal_tinygrad(problem):
         np.testing.assert_allclose(pb, tb, rtol=1e-8, atol=1e-18)
 
 
-def test_chains_run_the_same_ops():
+def test_chains_report_positive_seconds_per_op():
+    """Only that the chains run and time themselves: that they do the same ops is read in
+    benchmarks/speed/perop.py (both loop over CHAIN_OPS); timings are compared in the
+    benchmark, not here."""
     forward, backward = perop.tinygrad_chain(30)
     assert forward > 0 and backward > 0
     assert perop.numpy_chain(30) > 0
+
+
+@pytest.mark.parametrize("folder", ["nonexistent", "empty"])
+def test_a_bad_data_dir_is_one_line_on_stderr_and_exit_status_2(tmp_path, capsys, folder):
+    (tmp_path / "empty").mkdir()
+    code = cli.main(["--quick", "--sections", "step", "--no-torch",
+                     "--data-dir", str(tmp_path / folder), "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m benchmarks.speed: data_dir")
+    assert str(tmp_path / folder) in lines[0] and "--synthetic" in lines[0]
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------- statistics and the table

@@ -374,9 +374,28 @@ def test_a_chain_of_100_000_ops_backpropagates_without_recursion_error():
 def test_check_finite_names_the_op_that_produced_nan_or_inf():
     x = leaf([0.0, 1.0])
     with np.errstate(divide="ignore"):
-        loss = (x.log() * 2).sum()      # log(0) = -inf; its backward divides by 0
-        with pytest.raises(FloatingPointError, match="Log"):
+        loss = (x.sqrt() * 2).sum()     # a finite loss; sqrt's backward divides by 2 sqrt(0)
+        with pytest.raises(FloatingPointError, match="Sqrt.backward"):
             loss.backward(check_finite=True)
+
+
+@pytest.mark.parametrize("make_loss", [
+    lambda x: x.log().sum(),            # log(-1) = NaN in the forward pass: its backward is finite
+    lambda x: (x.log() * 2).sum(),      # log(0) = -inf reaches the loss
+], ids=["nan", "inf"])
+def test_check_finite_checks_the_loss_itself(make_loss):
+    x = leaf([-1.0, 0.0, 2.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = make_loss(x)
+        with pytest.raises(FloatingPointError, match=r"the loss, made by Sum"):
+            loss.backward(check_finite=True)
+    assert x.grad is None  # refused before the walk
+
+
+def test_check_finite_checks_the_given_grad():
+    y = leaf([1.0, 2.0]) * 2
+    with pytest.raises(FloatingPointError, match="grad="):
+        y.backward(grad=[1.0, np.inf], check_finite=True)
 
 
 def test_without_check_finite_inf_flows_silently():
@@ -481,3 +500,168 @@ def test_accumulating_into_one_leaf_leaves_the_other_alone():
     (a * 5).sum().backward()                # only a accumulates
     np.testing.assert_array_equal(a.grad.data, [6.0, 6.0])
     np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+
+
+# ==================================================================== versions: in-place updates
+def test_backward_after_an_optimizer_step_through_a_retained_graph_is_an_error():
+    """The issue's case: the second backward would use the updated W1 (dW1 off by 2.0)."""
+    from tinygrad_edu.optim import SGD
+
+    w1, x = leaf([[1.0, 2.0]]), Tensor([[3.0], [4.0]])
+    loss = ((w1 @ x) * (w1 @ x)).sum()
+    loss.backward(retain_graph=True)
+    first = w1.grad.data.copy()
+    SGD([w1], lr=0.1).step()
+    assert w1._version == 1
+    with pytest.raises(RuntimeError, match=r"MatMul\.backward needs its input 0 \(shape \(1, 2\)"
+                                           r"\).*version 0 then, 1 now.*before optimizer\.step"):
+        loss.backward()
+    np.testing.assert_array_equal(w1.grad.data, first)  # nothing was accumulated
+
+
+def test_forward_step_backward_is_an_error_and_forward_again_is_fine():
+    from tinygrad_edu.optim import SGD
+
+    w = leaf([0.5, -1.0])
+    optimizer = SGD([w], lr=0.1)
+    loss = (w * w).sum()
+    optimizer.step()  # w.grad is None: no update, no new version
+    assert w._version == 0
+    w.grad = Tensor([1.0, 1.0])
+    optimizer.step()
+    with pytest.raises(RuntimeError, match=r"Mul\.backward needs its input 0"):
+        loss.backward()
+    optimizer.zero_grad()
+    (w * w).sum().backward()  # a new forward records the new version
+    np.testing.assert_allclose(w.grad.data, 2 * np.array([0.4, -1.1]))
+
+
+@pytest.mark.parametrize("stale_first", [True, False])
+def test_a_stale_graph_is_refused_before_any_gradient_is_computed(stale_first):
+    from tinygrad_edu.optim import SGD
+
+    w, v = leaf([1.0, 2.0]), leaf([3.0])
+    stale, fine = (w * w).sum(), (v * 2.0).sum()  # Mul saved w; v is never updated
+    loss = stale + fine if stale_first else fine + stale
+    w.grad = Tensor([1.0, 1.0])
+    SGD([w], lr=0.1).step()
+    w.grad = None
+    with pytest.raises(RuntimeError, match=r"Mul\.backward needs its input 0 \(shape \(2,\)\)"):
+        loss.backward()
+    assert w.grad is None and v.grad is None
+
+
+def test_an_update_an_op_does_not_read_is_not_an_error():
+    """Add's backward reads no input: updating its input changes no gradient (as in PyTorch)."""
+    from tinygrad_edu.optim import SGD
+
+    w = leaf([1.0, 2.0])
+    loss = (w + 1.0).sum()
+    w.grad = Tensor([1.0, 1.0])
+    SGD([w], lr=0.1).step()
+    w.grad = None
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
+
+
+def test_direct_writes_to_data_are_not_tracked():
+    """Documented: only the library's own in-place updates bump the version."""
+    w = leaf([1.0, 2.0])
+    loss = (w * w).sum()
+    w.data *= 2
+    loss.backward()
+    assert w._version == 0
+    np.testing.assert_array_equal(w.grad.data, [4.0, 8.0])  # 2 w, with w as it is now
+
+
+# ==================================================================== copies and sharing
+def test_tensor_copies_its_array_and_from_numpy_shares_it():
+    from tinygrad_edu.optim import SGD
+
+    array = np.array([1.0, 2.0])
+    w = Tensor(array, requires_grad=True)
+    w.grad = Tensor([1.0, 1.0])
+    SGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(array, [1.0, 2.0])  # the caller's array is untouched
+    np.testing.assert_array_equal(w.data, [0.5, 1.5])
+    shared = Tensor.from_numpy(array)
+    assert shared.data is array and shared.is_leaf and not shared.requires_grad
+    array[0] = 7.0
+    assert shared.data[0] == 7.0
+    with pytest.raises(TypeError, match="from_numpy needs an ndarray, got list"):
+        Tensor.from_numpy([1.0, 2.0])
+    with pytest.raises(TypeError, match="numeric"):
+        Tensor.from_numpy(np.array(["a"]))
+
+
+# ==================================================================== dtype promotion
+@pytest.mark.parametrize("other", [
+    Tensor([1, 2, 3]), Tensor(np.array([True, True, True])), np.array(0.5), np.float64(0.5),
+    np.int64(2), 0.5, 2, True,
+], ids=["int-tensor", "bool-tensor", "0d-float64-array", "numpy-float64", "numpy-int", "float",
+        "int", "bool"])
+@pytest.mark.parametrize("symbol", ["+", "-", "*", "/"])
+def test_float32_stays_float32_beside_ints_numbers_and_0d_arrays(other, symbol):
+    op = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[symbol]
+    x = leaf([1.0, 2.0, 4.0], dtype=np.float32)
+    for out in (op(x, other), op(other, x)):
+        assert out.dtype == np.float32
+        out.sum().backward()
+        assert x.grad.dtype == np.float32
+        x.grad = None
+
+
+def test_two_floating_tensors_and_a_float64_array_promote_as_numpy():
+    x32 = Tensor(np.ones(2, dtype=np.float32))
+    assert (x32 + Tensor(np.ones(2))).dtype == np.float64
+    assert (x32 * np.ones(2)).dtype == np.float64  # an array with dimensions: NumPy's rule
+    assert (Tensor([1, 2]) + Tensor([3, 4])).dtype == np.int64  # no floating tensor: unchanged
+
+
+# ==================================================================== indexing and ==
+def test_getitem_keeps_its_own_copy_of_the_index():
+    x = leaf([1.0, 2.0, 3.0, 4.0])
+    index = np.array([0, 1])
+    y = x[index]
+    index[:] = 3
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0, 0.0])
+    x.grad = None
+    rows = [0, 0]
+    z = x[(rows,)]
+    rows[1] = 2
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 0.0, 0.0, 0.0])
+
+
+def test_an_index_list_may_hold_tensors():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x[[Tensor(2), Tensor(0), Tensor(2)]]
+    np.testing.assert_array_equal(y.data, [3.0, 1.0, 3.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 2.0])
+
+
+def test_comparing_with_none_is_false_like_pytorch():
+    t = Tensor([1.0, 2.0])
+    assert (t == None) is False  # noqa: E711 (the comparison itself is tested)
+    assert (t != None) is True  # noqa: E711
+    assert t is not None and t in [t]
+
+
+# ==================================================================== bad gradients
+def test_a_complex_grad_is_refused_not_truncated():
+    y = leaf([1.0, 2.0]) * 2
+    with pytest.raises(TypeError, match="complex"):
+        y.backward(grad=np.array([1 + 1j, 2 + 0j]))
+
+
+def test_a_hand_set_grad_of_the_wrong_shape_is_named():
+    w = leaf([[1.0, 2.0, 3.0]])
+    w.grad = Tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"leaf of shape \(1, 3\): its \.grad is Tensor of "
+                                           r"shape \(2,\).*zero_grad"):
+        (w * 2).sum().backward()
+    w.grad = np.zeros((1, 3))  # an array, not a Tensor
+    with pytest.raises(RuntimeError, match="its .grad is ndarray"):
+        (w * 2).sum().backward()

@@ -20,6 +20,7 @@ from tinygrad_edu.testing import (
     layer_widths,
     leaf,
     positive_arrays,
+    record_vjp_dtypes,
     shapes,
 )
 
@@ -126,3 +127,17 @@ def test_initializers_and_activation_names(init, activation):
     assert isinstance(init, str) or 0.1 <= init <= 0.2
     assert weight_std(init, 4, 3) > 0             # every draw is one the theory knows
     assert activation in ACTIVATIONS and activation != "leaky_relu"
+
+
+def test_record_vjp_dtypes_sees_every_backward_and_restores_the_ops():
+    from tinygrad_edu import ops
+
+    original = ops.Mul.backward
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    y = Tensor(np.array([3.0, 4.0]))  # float64: x * y is float64, its VJP for x too
+    with record_vjp_dtypes() as seen:
+        (x * y).sum().backward()
+    assert seen == [("Sum", np.dtype(np.float64), (np.dtype(np.float64),)),
+                    ("Mul", np.dtype(np.float64), (np.dtype(np.float64), None))]
+    assert x.grad.dtype == np.float32  # the leaf cast hides what the recorder shows
+    assert ops.Mul.backward is original

@@ -8,7 +8,14 @@ import pytest
 import models
 from tinygrad_edu import Tensor, is_grad_enabled, nn
 from tinygrad_edu.optim import SGD
-from tinygrad_edu.training import accuracy, bce_loss, fit, predict
+from tinygrad_edu.training import (
+    STALLED_ITERATIONS,
+    NoGradientWarning,
+    accuracy,
+    bce_loss,
+    fit,
+    predict,
+)
 
 
 def separable_problem(m: int = 40, seed: int = 0):
@@ -213,3 +220,50 @@ def test_accuracy_restores_the_mode_when_the_forward_fails() -> None:
         accuracy(model, np.zeros((4, 5)), np.zeros((1, 5)))  # wrong feature count
     assert model.training and model[0].training
     assert is_grad_enabled()
+
+
+# ============================================================ training that cannot be right
+def small_problem(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(20, 50)), (rng.random((1, 50)) < 0.5).astype(np.float64)
+
+
+def test_a_learning_rate_that_saturates_every_unit_is_reported() -> None:
+    """The issue's case: at lr = 1e6 the loss jumps and stays, every gradient exactly 0."""
+    x, y = small_problem()
+    model = models.build("sigmoid4", seed=0, in_features=20)
+    with pytest.warns(NoGradientWarning, match=rf"CourseNet.*for {STALLED_ITERATIONS} "
+                                               rf"iterations.*learning rate \(now 1e\+06\)"):
+        losses = fit(model, x, y, SGD(model.parameters(), lr=1e6), STALLED_ITERATIONS + 10)
+    assert np.all(losses[1:] == losses[1])  # what the warning is about: nothing moves
+
+
+def test_a_healthy_run_gives_no_warning(recwarn) -> None:
+    x, y = small_problem()
+    model = models.build("sigmoid4", seed=0, in_features=20)
+    fit(model, x, y, SGD(model.parameters(), lr=0.1), STALLED_ITERATIONS + 10)
+    assert not [w for w in recwarn if issubclass(w.category, NoGradientWarning)]
+
+
+def test_an_optimizer_of_another_model_is_an_error_naming_both() -> None:
+    x, y = separable_problem()
+    trained, other = logistic_model(), logistic_model()
+    before = other.state_dict()
+    with pytest.raises(ValueError, match=r"loss of CourseNet reaches none of the 2 parameters "
+                                         r"of the SGD optimizer"):
+        fit(trained, x, y, SGD(other.parameters(), lr=0.5), iterations=5)
+    for name, value in other.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_fit_uses_the_callers_arrays_without_a_copy() -> None:
+    x, y = separable_problem()
+    model = logistic_model()
+    seen = []
+
+    def loss_fn(model_, x_, y_):
+        seen.append((x_.data is x, y_.data is y))
+        return bce_loss(model_, x_, y_)
+
+    fit(model, x, y, SGD(model.parameters(), lr=0.5), iterations=2, loss_fn=loss_fn)
+    assert seen == [(True, True), (True, True)]

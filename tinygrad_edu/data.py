@@ -321,7 +321,19 @@ def _read_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[s
         with h5py.File(path, "r") as h5:
             present = sorted(h5.keys())
             for key in (x_key, y_key, "list_classes"):
-                if not isinstance(h5.get(key), h5py.Dataset):
+                item = h5.get(key)
+                if isinstance(item, h5py.Group):
+                    raise DatasetFormatError(
+                        f"{path}: {key!r} is an HDF5 group, not a dataset (an array); the file "
+                        f"is not in the expected format. Replace it with the original "
+                        f"{path.name}."
+                    )
+                if isinstance(item, h5py.Dataset) and (item.shape is None or item.size == 0):
+                    raise DatasetFormatError(
+                        f"{path}: dataset {key!r} is empty (shape {item.shape}); the file holds "
+                        f"no data. Replace it with the original {path.name}."
+                    )
+                if not isinstance(item, h5py.Dataset):
                     raise DatasetFormatError(
                         f"{path}: missing dataset key {key!r} (keys present: {present}). "
                         f"Expected {x_key!r}, {y_key!r} and 'list_classes'; replace the file "

@@ -52,7 +52,8 @@ def gradcheck(
     """Compare the autodiff gradient of `fn` with central differences, for every input that
     requires a gradient. Returns True, or raises GradcheckError naming the input, the element and
     both values. The inputs must be float64 (float32 rounding swamps any finite difference).
-    NaN or inf in the backward pass is an error too (backward runs with check_finite=True).
+    NaN or inf in fn's output or in the backward pass is an error too (backward runs with
+    check_finite=True).
 
     >>> x = Tensor(np.random.rand(3, 4), requires_grad=True)
     >>> gradcheck(lambda x: (x * x).sigmoid(), x)

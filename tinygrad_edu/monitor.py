@@ -50,8 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.nn import layers as nn_layers
-from tinygrad_edu.nn.layers import Linear, ReLU, Sigmoid, Tanh
+from tinygrad_edu.nn.layers import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from tinygrad_edu.nn.module import HookHandle, Module
 
 RECORDS_FORMAT = "tinygrad_edu.monitor/1"
@@ -63,10 +62,8 @@ SATURATING = ("sigmoid", "centered_sigmoid", "tanh")
 
 def activation_kind(module: Module) -> str | None:
     """"sigmoid", "centered_sigmoid", "tanh", "relu" or "leaky_relu" for an activation module,
-    else None. (nn.LeakyReLU is looked up by name, so that this module works with and without it;
-    it is tested before ReLU in case it derives from it.)"""
-    leaky_relu = getattr(nn_layers, "LeakyReLU", None)
-    if leaky_relu is not None and isinstance(module, leaky_relu):
+    else None."""
+    if isinstance(module, LeakyReLU):
         return "leaky_relu"
     if isinstance(module, Sigmoid):
         return "centered_sigmoid" if module.centered else "sigmoid"

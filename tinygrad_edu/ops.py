@@ -129,7 +129,11 @@ class Div(BroadcastingOp):
 
 
 class Pow(BroadcastingOp):
-    """out = a ** b.   dL/da = grad * b * a^(b-1),  dL/db = grad * a^b * log(a)  (needs a > 0)."""
+    """out = a ** b.   dL/da = grad * b * a^(b-1),  dL/db = grad * a^b * log(a)  (needs a > 0).
+
+    For b = 0, a^0 = 1 is constant, so dL/da = 0 everywhere, also at a = 0, where the formula
+    would give 0 * 0^(-1) = 0 * inf = NaN.
+    """
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = a**b
@@ -140,7 +144,11 @@ class Pow(BroadcastingOp):
         a, b, out = self.saved
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
-            grad_a = unbroadcast(grad * b * a ** (b - 1), a.shape)
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0^(negative) is inf: kept
+                local = b * a ** (b - 1)  # d(a^b)/da
+            if not np.all(b):
+                local = np.where(b == 0, np.zeros_like(local), local)
+            grad_a = unbroadcast(grad * local, a.shape)
         if self.needs_input_grad[1]:
             grad_b = unbroadcast(grad * out * np.log(a), b.shape)
         return grad_a, grad_b
@@ -478,6 +486,7 @@ class GetItem(Function):
 
     dL/dx = zeros of x's shape with grad added at the selected places; an element picked twice
     (x[[0, 0]]) receives both gradients, which is why np.add.at is used and not assignment.
+    The index arrays are copied: the caller may change theirs before backward runs.
     """
 
     def forward(self, x: np.ndarray, index: Any) -> np.ndarray:
@@ -497,14 +506,18 @@ class GetItem(Function):
 
 
 def _index_arrays(index: Any) -> Any:
-    """Replace Tensors inside an index by their arrays."""
+    """The index with Tensors replaced by their arrays, and every array and list copied (backward
+    uses the index later; an alias of the caller's array would follow their later writes)."""
     from tinygrad_edu.tensor import Tensor
 
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
+    def own(i: Any) -> Any:
+        if isinstance(i, Tensor):
+            i = i.data
+        if isinstance(i, list):  # x[[0, 2]] or x[[Tensor(0), Tensor(2)]]: an integer array
+            return np.array([item.data if isinstance(item, Tensor) else item for item in i])
+        return i.copy() if isinstance(i, np.ndarray) else i
+
+    return tuple(own(i) for i in index) if isinstance(index, tuple) else own(index)
 
 
 # ==================================================================== fused loss

@@ -11,29 +11,59 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from tinygrad_edu._checks import check_number
 from tinygrad_edu.tensor import Tensor
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 class Optimizer:
-    """Holds the parameters to update; subclasses define `step()`."""
+    """Holds the parameters to update; subclasses define `step()`.
+
+    `params` is an iterable of leaf tensors with requires_grad=True, each once: a list such as
+    [w, b], or `model.parameters()`. Each `step()` bumps the `_version` of every tensor it
+    updates, so that a backward through a graph recorded before the step is refused (see Tensor).
+    """
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        name = type(self).__name__
+        if isinstance(params, Tensor) or not isinstance(params, Iterable):
+            raise TypeError(f"{name}: params must be an iterable of tensors, got "
+                            f"{type(params).__name__}; pass [w] for a single tensor, or "
+                            f"model.parameters()")
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list "
-                             f"(pass model.parameters())")
+            raise ValueError(f"{name}: got an empty parameter list (pass model.parameters())")
+        first_position: dict[int, int] = {}
         for position, param in enumerate(self.params):
             if not isinstance(param, Tensor) or not param.requires_grad:
-                raise ValueError(f"{type(self).__name__}: parameter {position} is not a Tensor "
-                                 f"with requires_grad=True")
-        if not _is_number(lr) or not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"{type(self).__name__}: the learning rate must be a finite number "
-                             f"> 0, got {lr!r}")
-        self.lr = float(lr)
+                raise ValueError(f"{name}: parameter {position} is not a Tensor with "
+                                 f"requires_grad=True (got {type(param).__name__})")
+            if not param.is_leaf:
+                raise ValueError(
+                    f"{name}: parameter {position} (shape {param.shape}) is not a leaf: it is "
+                    f"the result of {type(param._ctx).__name__}, so backward never fills its "
+                    f".grad. Optimize the tensors it was computed from."
+                )
+            if id(param) in first_position:
+                raise ValueError(f"{name}: parameters {first_position[id(param)]} and "
+                                 f"{position} are the same tensor (shape {param.shape}); it "
+                                 f"would be updated twice per step. Pass each tensor once.")
+            first_position[id(param)] = position
+        self.lr = check_number(name, "lr (the learning rate)", lr, 0.0, low_open=True)
+
+    def _gradients(self) -> list[np.ndarray | None]:
+        """Each parameter's gradient array (None where it has none), checked against its shape."""
+        grads: list[np.ndarray | None] = []
+        for index, param in enumerate(self.params):
+            grad = param.grad
+            if grad is not None and (not isinstance(grad, Tensor) or grad.shape != param.shape):
+                shape = getattr(grad, "shape", None)
+                raise ValueError(
+                    f"{type(self).__name__}.step: parameter {index} has shape {param.shape} but "
+                    f"its .grad is a {type(grad).__name__} of shape {shape}: set .grad to None "
+                    f"or to a Tensor of the parameter's shape"
+                )
+            grads.append(None if grad is None else grad.data)
+        return grads
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradients (set each .grad to None)."""
@@ -50,16 +80,14 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = check_number("SGD", "momentum", momentum, 0.0, 1.0, high_open=True)
         self.velocities: list[np.ndarray | None] = [None] * len(self.params)
 
     def step(self) -> None:
-        for index, param in enumerate(self.params):
-            if param.grad is None:
+        for index, (param, grad) in enumerate(zip(self.params, self._gradients(), strict=True)):
+            if grad is None:
                 continue
-            step = param.grad.data
+            step = grad
             if self.momentum:
                 velocity = self.velocities[index]
                 if velocity is None:
@@ -68,6 +96,7 @@ class SGD(Optimizer):
                 velocity += step
                 step = velocity
             param.data -= self.lr * step
+            param._version += 1
 
 
 class Adam(Optimizer):
@@ -79,10 +108,11 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(params, lr)
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
-        if not eps > 0:
-            raise ValueError(f"Adam: eps must be > 0, got {eps!r}")
+        for position, beta in enumerate(betas):
+            check_number("Adam", f"betas[{position}]", beta, 0.0, 1.0, high_open=True)
+        check_number("Adam", "eps", eps, 0.0, low_open=True)
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
         # Steps are counted per parameter, as in PyTorch: a parameter that had no gradient at
         # some step starts its bias correction at its own first update.
@@ -92,19 +122,20 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         beta1, beta2 = self.betas
-        for index, (param, m, v) in enumerate(
-                zip(self.params, self.first_moments, self.second_moments, strict=True)):
-            if param.grad is None:
+        for index, (param, g, m, v) in enumerate(zip(
+                self.params, self._gradients(), self.first_moments, self.second_moments,
+                strict=True)):
+            if g is None:
                 continue
             self.steps[index] += 1
             correction1 = 1 - beta1 ** self.steps[index]
             correction2 = 1 - beta2 ** self.steps[index]
-            g = param.grad.data
             m *= beta1
             m += (1 - beta1) * g
             v *= beta2
             v += (1 - beta2) * (g * g)
             param.data -= self.lr * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
+            param._version += 1
 
 
 def clip_grad_norm(parameters: Iterable[Tensor] | Tensor, max_norm: float) -> float:
@@ -127,9 +158,7 @@ def clip_grad_norm(parameters: Iterable[Tensor] | Tensor, max_norm: float) -> fl
             zeros and by NaN would give NaNs, both silently wrong, so nothing is changed and the
             error names the parameter (PyTorch's error_if_nonfinite=True).
     """
-    if not _is_number(max_norm) or not np.isfinite(max_norm) or max_norm <= 0:
-        raise ValueError(f"clip_grad_norm: max_norm must be a finite number > 0, got "
-                         f"{max_norm!r}")
+    check_number("clip_grad_norm", "max_norm", max_norm, 0.0, low_open=True)
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad.data for p in params if isinstance(p, Tensor) and p.grad is not None]
     for position, g in enumerate(grads):

@@ -12,6 +12,12 @@ topological order. At each node it asks the node's function for the vector-Jacob
 (the multivariate chain rule). Leaves that require a gradient accumulate it into `.grad`.
 
 Each operation's forward and backward live side by side in `ops.py`.
+
+Type promotion. A floating tensor combined with an int or bool tensor, a Python number, a NumPy
+scalar or a 0-d ndarray keeps the floating tensor's dtype: float32 stays float32 (as in PyTorch;
+NumPy would make float64 of `x32 * np.array(0.5)` or `x32 + int_array`). Two floating tensors, or
+a floating tensor and an ndarray with dimensions, promote as NumPy does (float32 + float64 is
+float64).
 """
 
 from __future__ import annotations
@@ -50,12 +56,12 @@ def _is_float(dtype: np.dtype) -> bool:
     return dtype.kind == "f"
 
 
-def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
-    """`value` as a numeric ndarray, or a TypeError saying what was wrong with it."""
+def _as_array(value: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
+    """`value` as a numeric ndarray (a new one if `copy`), or a TypeError saying what was wrong."""
     if isinstance(value, Tensor):
         value = value.data
     try:
-        array = np.asarray(value, dtype=dtype)
+        array = np.array(value, dtype=dtype) if copy else np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"Tensor data must be numeric (a number, a list of numbers or an ndarray); "
@@ -77,19 +83,31 @@ class Tensor:
     every operation and its gradient). Only floating tensors can require a gradient; integer and
     bool tensors are fine as labels and masks.
 
+    `Tensor(array)` COPIES the array (as `torch.tensor` does): an optimizer step on the tensor
+    never changes the caller's array. `Tensor.from_numpy(array)` shares it instead (as
+    `torch.from_numpy`), for large data that must not be copied.
+
     After `loss.backward()`, every leaf tensor with `requires_grad=True` has `.grad`: a Tensor of
     its own shape holding dLoss/dLeaf. Gradients accumulate across calls until set to None
     (which is what `zero_grad()` does).
+
+    `_version` counts the in-place updates the library made to `data` (optimizer steps,
+    `load_state_dict`). Each recorded op notes its inputs' versions, and backward refuses to use
+    an op whose saved input has changed since: its gradient would be computed from the new
+    values. Writes you make yourself to `.data` (`w.data[:] = ...`, `w.data -= ...`) are NOT
+    counted, as in PyTorch; neither are updates seen through a view (`w.T`, `w.reshape(...)`,
+    `w[0]`, `w.detach()` have versions of their own): make such writes only between a
+    backward() and the next forward.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
 
     # NumPy defers to our reflected operators: `ndarray * Tensor` calls Tensor.__rmul__ and gives a
     # Tensor, instead of NumPy building an object array of Tensors.
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        array = _as_array(data, dtype)
+        array = _as_array(data, dtype, copy=True)
         if requires_grad and not _is_float(array.dtype):
             raise TypeError(
                 f"only floating-point tensors can require a gradient; this one has dtype "
@@ -99,6 +117,15 @@ class Tensor:
         self.grad: Tensor | None = None
         self.requires_grad: bool = bool(requires_grad)
         self._ctx: Function | None = None  # the op that produced this tensor; None for a leaf
+        self._version = 0  # bumped by every in-place update the library makes to `data`
+
+    @classmethod
+    def from_numpy(cls, array: np.ndarray) -> Tensor:
+        """A tensor that SHARES `array` (no copy): writes to one are seen by the other."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"Tensor.from_numpy needs an ndarray, got {type(array).__name__}; "
+                            f"use Tensor(data) for numbers and lists")
+        return cls._from_op(_as_array(array), None)
 
     @classmethod
     def _from_op(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
@@ -108,6 +135,7 @@ class Tensor:
         out.grad = None
         out.requires_grad = ctx is not None
         out._ctx = ctx
+        out._version = 0
         return out
 
     # ---------------------------------------------------------------- array-like attributes
@@ -186,8 +214,14 @@ class Tensor:
                        array of self's shape for any other tensor.
         retain_graph:  keep the graph's saved arrays so that backward can run through it again.
                        By default they are released as soon as they are used, to free memory.
-        check_finite:  raise FloatingPointError as soon as an op's backward produces NaN or inf,
+        check_finite:  raise FloatingPointError if self (the loss) or `grad` holds NaN or inf,
+                       or as soon as an op's backward produces NaN or inf in a gradient,
                        naming the op (instead of letting it spread silently into the weights).
+                       It checks the gradients, not the forward values of the intermediate
+                       tensors: a NaN made in the forward pass is seen where it reaches the loss.
+
+        Raises RuntimeError if an op's saved input was updated in place since the forward pass
+        (an optimizer step between the forward and this backward; see `_version`).
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -202,12 +236,21 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = _as_array(grad, self.dtype).copy()  # a copy: the walk may keep it in a .grad
+            # Converted after the numeric check (a complex grad is refused, not truncated), and
+            # a copy: the walk may keep it in a .grad.
+            seed = _as_array(grad).astype(self.dtype)
             if seed.shape != self.shape:
                 raise ValueError(
                     f"backward(grad=...) needs a gradient of the tensor's shape {self.shape}; "
                     f"got shape {seed.shape}"
                 )
+        if check_finite and not (np.all(np.isfinite(self.data)) and np.all(np.isfinite(seed))):
+            made_by = type(self._ctx).__name__ if self._ctx is not None else "a leaf"
+            raise FloatingPointError(
+                f"backward(check_finite=True): the tensor backward starts from (the loss, made "
+                f"by {made_by}, shape {self.shape}) or its grad= holds NaN or inf: the forward "
+                f"pass already failed. Look for log of a value <= 0, 0/0, or overflow in exp."
+            )
 
         # dLoss/dNode for the nodes reached but not yet processed, summed over all paths to them.
         pending: dict[int, np.ndarray] = {id(self): seed}
@@ -290,22 +333,26 @@ class Tensor:
     # ---------------------------------------------------------------- comparisons (no gradient)
     # They return bool tensors that carry no gradient: a step function's derivative is 0.
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self.data < _as_array(other))
+        return Tensor._from_op(np.asarray(self.data < _as_array(other)), None)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor(self.data <= _as_array(other))
+        return Tensor._from_op(np.asarray(self.data <= _as_array(other)), None)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self.data > _as_array(other))
+        return Tensor._from_op(np.asarray(self.data > _as_array(other)), None)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self.data >= _as_array(other))
+        return Tensor._from_op(np.asarray(self.data >= _as_array(other)), None)
 
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data == _as_array(other))
+    def __eq__(self, other: Any) -> Tensor | bool:  # type: ignore[override]
+        if other is None:  # `t == None` is False, as in PyTorch (not NumPy's elementwise test)
+            return False
+        return Tensor._from_op(np.asarray(self.data == _as_array(other)), None)
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data != _as_array(other))
+    def __ne__(self, other: Any) -> Tensor | bool:  # type: ignore[override]
+        if other is None:
+            return True
+        return Tensor._from_op(np.asarray(self.data != _as_array(other)), None)
 
     __hash__ = object.__hash__  # tensors are hashed by identity, like PyTorch's
 
@@ -377,6 +424,8 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     thousand ops). A node is appended to `order` once all its parents are, so `order` lists
     inputs before outputs; reversed, it lists each node after every node that uses it: by the
     time the walk reaches a node, all gradients flowing into it have been summed.
+    The graph is checked on the way, before any gradient is computed: a released op, or an op
+    whose saved input was updated in place since the forward pass, is an error.
     """
     # The stack holds nodes only, no (node, flag) pairs: a pair is a new GC-tracked tuple per
     # node, alive along a whole chain, and the collections they trigger scan the whole graph.
@@ -403,11 +452,32 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
                 f"its saved arrays were freed by an earlier backward(). Call the first "
                 f"backward(retain_graph=True) to backpropagate through the same graph twice."
             )
-        for parent in ctx.parents:
+        for parent, version in zip(ctx.parents, ctx.versions, strict=True):
+            if parent._version != version:  # updated in place since the forward pass
+                _check_saved_input_unchanged(ctx, parent, version)
             if parent.requires_grad and id(parent) not in expanded:
                 stack.append(parent)
     order.reverse()
     return order
+
+
+def _check_saved_input_unchanged(ctx: Function, parent: Tensor, version: int) -> None:
+    """Refuse to run an op's backward if an input whose array it saved was updated in place.
+
+    The op recorded its inputs' versions when it ran; an optimizer step since then changed the
+    arrays its backward reads (Mul's dL/da = grad * b uses b as it is NOW), so the gradient would
+    be computed from the new weights: silently wrong. Only inputs the op saved matter: Add's
+    backward reads no input, so an update of its inputs changes nothing.
+    """
+    if any(saved is parent.data for saved in ctx.saved):
+        index = next(i for i, p in enumerate(ctx.parents) if p is parent)
+        raise RuntimeError(
+            f"{type(ctx).__name__}.backward needs its input {index} (shape {parent.shape}) "
+            f"as it was in the forward pass, but it was updated in place since (version "
+            f"{version} then, {parent._version} now: an optimizer step or load_state_dict). "
+            f"Call backward() before optimizer.step(), or recompute the forward pass after "
+            f"the update."
+        )
 
 
 def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray, handed_to_leaves: set[int]) -> None:
@@ -421,6 +491,12 @@ def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray, handed_to_leaves: set[
     if grad.shape != leaf.shape:  # an op's backward broke its contract: fail loudly
         raise RuntimeError(f"gradient of shape {grad.shape} for a leaf of shape {leaf.shape}")
     if leaf.grad is not None:
+        if not isinstance(leaf.grad, Tensor) or leaf.grad.shape != leaf.shape:
+            raise RuntimeError(
+                f"cannot accumulate into the .grad of a leaf of shape {leaf.shape}: its .grad is "
+                f"{_describe(leaf.grad)}, set by hand. Set it to None (zero_grad()) or to a "
+                f"Tensor of the leaf's shape."
+            )
         leaf.grad.data += grad
         return
     if grad.dtype != leaf.dtype:  # e.g. a float64 array met a float32 leaf: keep the leaf's dtype
@@ -447,6 +523,7 @@ class Function:
     def __init__(self, parents: tuple[Tensor, ...]) -> None:
         self.parents = parents
         self.needs_input_grad = tuple([parent.requires_grad for parent in parents])
+        self.versions: tuple[int, ...] = ()  # the parents' _version when the op ran
         self.saved: tuple[Any, ...] = ()
         self.released = False
 
@@ -457,6 +534,7 @@ class Function:
         """Drop the saved arrays and the links to the inputs, once backward no longer needs them."""
         self.saved = ()
         self.parents = ()
+        self.versions = ()
         self.released = True
 
     def check_inputs(self, *arrays: np.ndarray) -> None:
@@ -479,17 +557,22 @@ class Function:
         if not isinstance(out, np.ndarray):  # NumPy gives scalars for 0-d results: keep arrays
             out = np.asarray(out)
         if _grad_enabled and any(ctx.needs_input_grad):
+            ctx.versions = tuple([tensor._version for tensor in tensors])
             return Tensor._from_op(out, ctx)
         return Tensor._from_op(out, None)  # nothing to differentiate: ctx and its saves are freed
 
 
 def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
-    """Wrap numbers and arrays as constant tensors.
+    """Wrap numbers and arrays as constant tensors, keeping a floating tensor's dtype.
 
-    A Python number takes the dtype of the floating tensor beside it, so `x32 * 0.5` stays
-    float32 (NumPy would make a float64 0-d array of it and upcast the result).
+    A number, a NumPy scalar, a 0-d array, or an int / bool tensor beside a floating tensor takes
+    that tensor's dtype, so `x32 * 0.5` and `x32 + int_tensor` stay float32 (NumPy would upcast
+    them to float64). See the module docstring for the whole rule.
     """
-    if len(inputs) == 2 and type(inputs[0]) is Tensor and type(inputs[1]) is Tensor:
+    if len(inputs) == 1 and type(inputs[0]) is Tensor:
+        return inputs  # type: ignore[return-value]  # a unary op: nothing to convert
+    if (len(inputs) == 2 and type(inputs[0]) is Tensor and type(inputs[1]) is Tensor
+            and inputs[0].data.dtype is inputs[1].data.dtype):
         return inputs  # type: ignore[return-value]  # the common case: nothing to convert
     like = None  # the dtype of the first floating tensor among the inputs
     for value in inputs:
@@ -499,12 +582,22 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     tensors = []
     for value in inputs:
         if isinstance(value, Tensor):
+            if like is not None and value.data.dtype.kind in "biu":  # a constant: convert it
+                value = Tensor._from_op(value.data.astype(like), None)
             tensors.append(value)
-        elif isinstance(value, (bool, int, float)) and like is not None:
+        elif like is not None and isinstance(value, (bool, int, float)):
             tensors.append(Tensor._from_op(np.asarray(value, dtype=like), None))
+        elif like is not None and isinstance(value, (np.generic, np.ndarray)) and not value.ndim:
+            tensors.append(Tensor._from_op(_as_array(value).astype(like), None))
         else:
             tensors.append(Tensor._from_op(_as_array(value), None))
     return tuple(tensors)
+
+
+def _describe(value: Any) -> str:
+    """`value`'s type, with its shape if it has one, for error messages."""
+    shape = getattr(value, "shape", None)
+    return type(value).__name__ + (f" of shape {tuple(shape)}" if shape is not None else "")
 
 
 # ops.py defines the operations as subclasses of Function (above), so it is imported last.

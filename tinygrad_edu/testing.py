@@ -18,19 +18,20 @@ This module needs hypothesis (`pip install tinygrad-edu[dev]`); the package itse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.tensor import Function, Tensor
 
 __all__ = [
     "activation_names", "arrays", "assert_grad_close", "away_from", "axes_for",
     "broadcastable_shapes", "distinct_arrays", "initializers", "layer_widths", "leaf",
-    "positive_arrays", "shapes",
+    "positive_arrays", "record_vjp_dtypes", "shapes",
 ]
 
 
@@ -231,3 +232,43 @@ def layer_widths(min_hidden: int = 1, max_hidden: int = 3, min_width: int = 1,
     width = st.integers(min_width, max_width)
     return st.tuples(width, st.lists(width, min_size=min_hidden, max_size=max_hidden),
                      st.integers(1, max_out)).map(lambda d: (d[0], *d[1], d[2]))
+
+
+@contextlib.contextmanager
+def record_vjp_dtypes() -> Iterator[list[tuple[str, np.dtype, tuple[np.dtype | None, ...]]]]:
+    """Record, for every op backward runs inside the block, (op name, dtype of the incoming
+    gradient, dtypes of the gradients it returns, None where it skipped an input).
+
+    The engine casts a leaf's gradient to the leaf's dtype, so `x.grad.dtype` alone cannot show
+    an op whose VJP silently turns float32 into float64 inside the graph; this can:
+
+        with record_vjp_dtypes() as seen:
+            model_loss32.backward()
+        assert all(out == np.float32 for _, _, outs in seen for out in outs if out is not None)
+    """
+    seen: list[tuple[str, np.dtype, tuple[np.dtype | None, ...]]] = []
+    patched: list[tuple[type, Callable[..., Any]]] = []
+    classes, stack = [], list(Function.__subclasses__())
+    while stack:  # every op class, subclasses of subclasses included
+        cls = stack.pop()
+        classes.append(cls)
+        stack.extend(cls.__subclasses__())
+    for cls in classes:
+        if "backward" not in vars(cls):
+            continue
+        original = vars(cls)["backward"]
+
+        def recording(ctx: Function, grad: np.ndarray, original: Callable[..., Any] = original):
+            result = original(ctx, grad)
+            grads = result if isinstance(result, tuple) else (result,)
+            seen.append((type(ctx).__name__, grad.dtype,
+                         tuple(None if g is None else np.asarray(g).dtype for g in grads)))
+            return result
+
+        patched.append((cls, original))
+        cls.backward = recording  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        for cls, original in patched:
+            cls.backward = original  # type: ignore[method-assign]

@@ -6,8 +6,9 @@ update. `fit` only orchestrates; the gradients come from autodiff.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,6 +18,14 @@ from tinygrad_edu.optim import Optimizer
 from tinygrad_edu.tensor import Tensor, no_grad
 
 LossFunction = Callable[[Module, Tensor, Tensor], Tensor]
+
+# fit warns once when no parameter has received a non-zero gradient for this many iterations in
+# a row: the network has stopped learning for good (every unit saturated or dead).
+STALLED_ITERATIONS = 100
+
+
+class NoGradientWarning(RuntimeWarning):
+    """Training goes on, but no parameter has received a non-zero gradient for a long time."""
 
 
 class Callback(Protocol):
@@ -38,14 +47,18 @@ def fit(
 ) -> np.ndarray:
     """Train `model` for `iterations` full-batch steps and return the loss of each iteration.
 
-    x is (features, m) and y is (1, m): samples are columns. `loss_fn(model, x, y)` returns the
-    scalar objective, penalties included. A loss that turns NaN or inf stops training with a
-    FloatingPointError naming the iteration. `progress` shows a progress bar (a string labels it).
+    x is (features, m) and y is (1, m): samples are columns (ndarrays are used without a copy).
+    `loss_fn(model, x, y)` returns the scalar objective, penalties included. `progress` shows a
+    progress bar (a string labels it). Training that cannot be right is stopped or reported:
+    - a loss that turns NaN or inf stops it with a FloatingPointError naming the iteration;
+    - a loss whose graph reaches none of the optimizer's parameters (an optimizer made for
+      another model) is a ValueError at the first iteration;
+    - STALLED_ITERATIONS iterations in a row in which every gradient is exactly 0 give a
+      NoGradientWarning (a learning rate so large that every unit saturated, or a dead network).
     """
     if not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise ValueError(f"fit: iterations must be a positive integer, got {iterations!r}")
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    y = y if isinstance(y, Tensor) else Tensor(y)
+    x, y = _as_tensor(x), _as_tensor(y)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"fit: x must be (features, m) and y (1, m) with the same m; got x "
                          f"{x.shape} and y {y.shape}")
@@ -58,6 +71,9 @@ def fit(
         # disable=None: no bar when the output is not a terminal (a log file, CI)
         steps = tqdm(steps, desc=progress if isinstance(progress, str) else "training",
                      unit="it", leave=False, mininterval=0.5, disable=None)
+    # Small tensors first: a bias's gradient is usually non-zero, and finding one ends the test.
+    watched = sorted(optimizer.params, key=lambda param: param.size)
+    stalled = 0  # iterations in a row without a single non-zero gradient
     for iteration in steps:
         optimizer.zero_grad()
         loss = loss_fn(model, x, y)
@@ -68,6 +84,26 @@ def fit(
                 f"fit: the loss became {value} at iteration {iteration}; try a smaller learning "
                 f"rate, or the stable binary_cross_entropy_with_logits"
             )
+        if iteration == 0 and all(param.grad is None for param in optimizer.params):
+            raise ValueError(
+                f"fit: the loss of {type(model).__name__} reaches none of the "
+                f"{len(optimizer.params)} parameters of the {type(optimizer).__name__} "
+                f"optimizer, so training would change nothing. Was the optimizer made for "
+                f"another model? Pass it model.parameters() of the model you train."
+            )
+        if any(p.grad is not None and np.any(p.grad.data) for p in watched):
+            stalled = 0
+        else:
+            stalled += 1
+            if stalled == STALLED_ITERATIONS:
+                rate = f" (now {optimizer.lr:g})" if hasattr(optimizer, "lr") else ""
+                warnings.warn(
+                    f"fit: no parameter of {type(model).__name__} has received a non-zero "
+                    f"gradient for {STALLED_ITERATIONS} iterations (up to iteration "
+                    f"{iteration}; loss {value:.6g}): training has stopped. Likely causes: a "
+                    f"learning rate{rate} so large that every unit saturated, or a dead "
+                    f"network (every ReLU unit <= 0 on every sample).",
+                    NoGradientWarning, stacklevel=2)
         losses[iteration] = value
         for callback in callbacks:
             callback(iteration, model, value)
@@ -85,7 +121,7 @@ def predict(model: Module, x: Tensor | np.ndarray, threshold: float = 0.5) -> np
     model.eval()
     try:
         with no_grad():
-            probabilities = model(x if isinstance(x, Tensor) else Tensor(x)).data
+            probabilities = model(_as_tensor(x)).data
     finally:
         model.train(was_training)
     return (probabilities > threshold).astype(np.int64)
@@ -100,3 +136,11 @@ def accuracy(model: Module, x: Tensor | np.ndarray, y: Tensor | np.ndarray,
         raise ValueError(f"accuracy: predictions of shape {predictions.shape} and labels of shape "
                          f"{labels.shape} differ")
     return float(np.mean(predictions == labels))
+
+
+def _as_tensor(value: Any) -> Tensor:
+    """A Tensor as it is, an ndarray shared without a copy (the data matrix is large), else a new
+    Tensor."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor.from_numpy(value) if isinstance(value, np.ndarray) else Tensor(value)

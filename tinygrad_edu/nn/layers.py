@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu._checks import check_number
 from tinygrad_edu.nn.init import Initializer, get_initializer
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import Tensor
@@ -46,15 +47,21 @@ class Linear(Module):
         initializer = get_initializer(init)
         self.init_name = getattr(initializer, "__name__", repr(initializer))
         shape = (self.out_features, self.in_features)
-        weight = np.asarray(initializer(shape, as_generator(rng)), dtype=dtype)
+        # Tensor() copies (once, converting to dtype on the way): the layer owns its weights
+        # even if a custom initializer hands back an array it keeps.
+        weight = Tensor(initializer(shape, as_generator(rng)), dtype=dtype, requires_grad=True)
         if weight.shape != shape:
             raise ValueError(f"Linear: initializer {self.init_name} returned shape {weight.shape}, "
                              f"expected {shape}")
-        self.weight = Tensor(weight, requires_grad=True)
+        self.weight = weight
         self.bias = Tensor(np.zeros((self.out_features, 1), dtype=dtype), requires_grad=True) \
             if bias else None
 
     def forward(self, x: Tensor | np.ndarray) -> Tensor:
+        if not isinstance(x, (Tensor, np.ndarray)):
+            raise TypeError(f"{self!r}: input must be a Tensor or an ndarray of shape "
+                            f"({self.in_features}, m), got {type(x).__name__}; wrap it: "
+                            f"Tensor(x)")
         if x.ndim != 2 or x.shape[0] != self.in_features:
             raise ValueError(
                 f"{self!r}: input of shape {tuple(x.shape)} does not fit; expected "
@@ -131,9 +138,7 @@ class Dropout(Module):
     """
 
     def __init__(self, keep_prob: float = 0.8, rng: np.random.Generator | int | None = None):
-        if not 0.0 < keep_prob <= 1.0:
-            raise ValueError(f"Dropout: keep_prob must be in (0, 1], got {keep_prob!r}")
-        self.keep_prob = float(keep_prob)
+        self.keep_prob = check_number("Dropout", "keep_prob", keep_prob, 0.0, 1.0, low_open=True)
         self.rng = as_generator(rng)
         self.last_mask: np.ndarray | None = None
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from tinygrad_edu import ops
+from tinygrad_edu._checks import check_number
 from tinygrad_edu.tensor import Tensor
 
 
@@ -23,12 +24,17 @@ def _check_pair(name: str, prediction: Tensor, y: Tensor) -> None:
         raise ValueError(f"{name}: predictions must have a sample axis, e.g. shape (1, m)")
 
 
-def _labels(y: Tensor | np.ndarray, like: Tensor) -> Tensor:
+def _labels(name: str, y: Tensor | np.ndarray, like: Tensor) -> Tensor:
     """Labels as a constant tensor in the predictions' dtype, checked to lie in [0, 1]."""
+    if not isinstance(like, Tensor):
+        raise TypeError(f"{name}: predictions must be a Tensor, got {type(like).__name__}")
     data = y.data if isinstance(y, Tensor) else np.asarray(y)
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: labels must be numbers 0 or 1 (1 = cat), got "
+                        f"{type(y).__name__} of dtype {data.dtype}: {data.ravel()[:5]}")
     inside = (data >= 0) & (data <= 1)  # False for NaN too
     if not np.all(inside):
-        raise ValueError(f"labels must lie in [0, 1] (1 = cat); got {data[~inside][:5]} "
+        raise ValueError(f"{name}: labels must lie in [0, 1] (1 = cat); got {data[~inside][:5]} "
                          f"({int((~inside).sum())} bad labels)")
     return y if isinstance(y, Tensor) and y.dtype == like.dtype else Tensor(data, dtype=like.dtype)
 
@@ -36,13 +42,21 @@ def _labels(y: Tensor | np.ndarray, like: Tensor) -> Tensor:
 def binary_cross_entropy(p: Tensor, y: Tensor | np.ndarray) -> Tensor:
     """L = -(1/m) sum [ y log p + (1 - y) log(1 - p) ], p the predicted probabilities (1, m).
 
+    p must lie in [0, 1] (logits are refused: they belong in `binary_cross_entropy_with_logits`).
     dL/dp = (1/m) (p - y) / (p (1 - p)): the course's da^[L]. p is clipped to
     [eps, 1 - eps] (eps the dtype's machine epsilon) so that log never sees 0; inside that range
     (every p a sigmoid output does not round to exactly 0 or 1) the gradient is exact.
     Prefer `binary_cross_entropy_with_logits` on z, which never loses the gradient.
     """
-    y = _labels(y, p)
+    y = _labels("binary_cross_entropy", y, p)
     _check_pair("binary_cross_entropy", p, y)
+    outside = (p.data < 0) | (p.data > 1)
+    if np.any(outside):
+        raise ValueError(
+            f"binary_cross_entropy: predictions must be probabilities in [0, 1]; got "
+            f"{p.data[outside][:5]} ({int(outside.sum())} outside). If these are logits (before "
+            f"the sigmoid), use binary_cross_entropy_with_logits(z, y) instead."
+        )
     eps = float(np.finfo(p.dtype).eps)
     p = p.clip(eps, 1 - eps)
     m = p.shape[-1]
@@ -54,15 +68,13 @@ def binary_cross_entropy_with_logits(z: Tensor, y: Tensor | np.ndarray) -> Tenso
 
     One fused op (see ops.BinaryCrossEntropyWithLogits): no division by a tiny p (1 - p).
     """
-    y = _labels(y, z)
+    y = _labels("binary_cross_entropy_with_logits", y, z)
     _check_pair("binary_cross_entropy_with_logits", z, y)
     return ops.BinaryCrossEntropyWithLogits.apply(z, y)
 
 
 def _check_penalty(name: str, lamda: float, m: int) -> None:
-    is_number = isinstance(lamda, (int, float, np.integer, np.floating))
-    if not is_number or isinstance(lamda, bool) or not np.isfinite(lamda) or lamda < 0:
-        raise ValueError(f"{name}: lamda must be a finite number >= 0, got {lamda!r}")
+    check_number(name, "lamda", lamda, 0.0)
     if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or m < 1:
         raise ValueError(f"{name}: m (the number of samples) must be a positive integer, "
                          f"got {m!r}")
