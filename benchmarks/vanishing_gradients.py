@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the course's iteration counts (23000 for sigmoid5_xavier: long)")
     length.add_argument("--quick", action="store_true",
                         help=f"smoke run: {QUICK_ITERATIONS} iterations each, same data")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="write the tables and records only, no figures (faster)")
     runner.add_common_options(parser, default_out="results")
     return parser
 
@@ -225,7 +227,7 @@ def outputs(args: argparse.Namespace):
         print(table)
         print(f"\nratio = ||dW^[1]||_F / ||dW^[L-1]||_F; course train / test: what the course "
               f"printed; data: {source}")
-        if complete:
+        if complete and not args.no_plots:
             files += write_plots(groups, args.out)
         return files
 
