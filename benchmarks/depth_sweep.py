@@ -97,11 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"units per hidden layer (default {DEFAULT_WIDTH})")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE,
                         help=f"learning rate of every run (default {LEARNING_RATE})")
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--iterations", type=runner.positive_int, metavar="N",
-                        help=f"iterations per run (default {DEFAULT_ITERATIONS})")
-    length.add_argument("--quick", action="store_true",
-                        help="smoke run: depths 1 and 3, 2 x 2 recipes, width 8, 10 iterations")
+    runner.add_length_options(
+        parser, iterations_help=f"iterations per run (default {DEFAULT_ITERATIONS})",
+        quick_help="smoke run: depths 1 and 3, 2 x 2 recipes, width 8, 10 iterations")
     runner.add_common_options(parser, default_out="results/depth_sweep")
     return parser
 

@@ -226,6 +226,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_length_options(parser: argparse.ArgumentParser, iterations_help: str,
+                       quick_help: str) -> Any:
+    """--iterations N or --quick (a smoke run); returns their exclusive group for more."""
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--iterations", type=positive_int, metavar="N", help=iterations_help)
+    length.add_argument("--quick", action="store_true", help=quick_help)
+    return length
+
+
 def add_common_options(parser: argparse.ArgumentParser, default_out: str) -> None:
     """The options the study and the sweep share: seeds, output, data, dtype, and the runner's."""
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",

@@ -57,13 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="experiments to run, by name (space- or comma-separated); "
                              f"default: {' '.join(DEFAULT_EXPERIMENTS)}; "
                              f"known: {', '.join(models.SPECS)}")
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--iterations", type=runner.positive_int, metavar="N",
-                        help="train every experiment for N iterations")
+    length = runner.add_length_options(
+        parser, iterations_help="train every experiment for N iterations",
+        quick_help=f"smoke run: {QUICK_ITERATIONS} iterations each, same data")
     length.add_argument("--full", action="store_true",
                         help="the course's iteration counts (23000 for sigmoid5_xavier: long)")
-    length.add_argument("--quick", action="store_true",
-                        help=f"smoke run: {QUICK_ITERATIONS} iterations each, same data")
     parser.add_argument("--no-plots", action="store_true",
                         help="write the tables and records only, no figures (faster)")
     runner.add_common_options(parser, default_out="results")
