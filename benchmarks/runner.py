@@ -104,8 +104,10 @@ class Run:
                 "data_sha256": data_checksum, "version": tinygrad_edu.__version__}
 
     def key(self, data_checksum: str) -> str:
+        # default=str: a setting JSON cannot hold (a field added to ModelSpec later) still
+        # enters the key, by its text
         canonical = json.dumps(self.settings(data_checksum), sort_keys=True,
-                               separators=(",", ":"))
+                               separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -400,7 +402,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 def write_json(path: Path, blob: Any) -> Path:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(blob, indent=1))
+        tmp.write_text(json.dumps(blob, indent=1, default=str))
     return path
 
 
@@ -490,10 +492,10 @@ class Folder:
         records_path, row_path = self.records_path(finished.run), self.row_path(finished.run)
         with atomic_path(records_path) as tmp:
             records.save(tmp)
-        write_json(row_path, {
+        write_json(row_path, {  # what was trained, and what it gave: readable without Python
             "format": RUN_FORMAT, "key": finished.key, "name": finished.run.name,
-            "settings_without_data": {k: v for k, v in finished.run.settings("").items()
-                                      if k != "data_sha256"},
+            "settings": {k: v for k, v in finished.run.settings("").items()
+                         if k != "data_sha256"},
             "result": finished.result, "records": self.relative(records_path),
             "records_sha256": file_sha256(records_path)})
         self.add([records_path, row_path])
