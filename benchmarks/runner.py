@@ -483,8 +483,9 @@ class Folder:
             if root in path.parents and path.is_file():  # never outside --out
                 path.unlink()
                 removed += name.startswith(f"{RUNS_DIR}/")
-        for leftover in self.out.rglob(f".*{PARTIAL}*"):
-            leftover.unlink(missing_ok=True)
+        for where in (self.out, self.out / RUNS_DIR, self.out / RECORDS_DIR):  # not deeper:
+            for leftover in where.glob(f".*{PARTIAL}*"):  # another run may own a sub-folder
+                leftover.unlink(missing_ok=True)
         return removed
 
     def save(self, finished: Finished, records: MonitorRecords) -> None:
