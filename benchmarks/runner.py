@@ -651,6 +651,8 @@ def run_all(args: argparse.Namespace, plan: list[Run], write_outputs: WriteOutpu
             check_out(args.out)
             check_memory(plan, args.local_cluster or args.workers)
             data, source = load_data(args)
+            if args.scheduler or args.local_cluster:  # before the folder is touched
+                client, cluster = connect(args)
         except CheckFailed as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -673,12 +675,7 @@ def run_all(args: argparse.Namespace, plan: list[Run], write_outputs: WriteOutpu
               f"{' (--fresh: none)' if args.fresh else ''}; training {len(todo)}"
               + (f"; removed {removed} earlier runs with other settings from {args.out}/"
                  if removed else ""), flush=True)
-        if args.scheduler or args.local_cluster:
-            try:
-                client, cluster = connect(args)
-            except CheckFailed as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 2
+        if client is not None:
             stream = _on_dask(todo, data, client, args.blas_threads)
             where = f"on the Dask cluster at {client.scheduler.address}"
         elif args.workers > 1:
