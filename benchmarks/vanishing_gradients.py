@@ -16,64 +16,40 @@ sigmoid5_xavier, which the course trains for 23000, stops at DEFAULT_MAX_ITERATI
 the whole study fits in five minutes on two cores; --full runs the course's counts, 23000
 included, --iterations N runs N for every experiment, --quick runs QUICK_ITERATIONS.
 
-Data: the real cat / non-cat files when they are found (--data-dir, or tinygrad_edu.data's
-search path), else the SYNTHETIC stand-in; --synthetic forces the stand-in. The output says
-which, in the console, the Markdown and the JSON.
+Networks without the course's settings (logistic, shallow) train with the runner's defaults
+(`benchmarks.runner.DEFAULT_LEARNING_RATE`, `DEFAULT_ITERATIONS`).
 
-BLAS threads: NumPy's default (all cores). On a machine busy with other jobs, two BLAS threads
-can make the (30, 12288) @ (12288, 209) product 10 to 50 times slower than one (a thread waits
-for a core that another process holds): set OPENBLAS_NUM_THREADS=1 there.
+Data: the real cat / non-cat files (--data-dir, or tinygrad_edu.data's search path); when they
+are not found the study stops before training and says where it looked. --synthetic trains on
+the labelled stand-in instead. The output says which, in the console, the Markdown and the JSON.
 
-Memory: see `keep_freed_memory`; on glibc it removes a third of the time of an iteration.
+Runs are trained, kept, resumed and parallelised by `benchmarks.runner` (its docstring: resume,
+interrupts, --workers, --scheduler, BLAS threads, the manifest of --out).
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import json
-import os
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import models
-from tinygrad_edu import plots
-from tinygrad_edu.data import (
-    CatDataset,
-    DatasetFormatError,
-    DatasetNotFoundError,
-    load_cat_or_synthetic,
-    synthetic_cat_dataset,
-)
-from tinygrad_edu.monitor import GradientMonitor, MonitorRecords
-from tinygrad_edu.optim import SGD
-from tinygrad_edu.training import accuracy, fit
+from benchmarks import runner
+from benchmarks.runner import Finished, Run
+from benchmarks.tables import geometric_mean, markdown_table, mean_spread, write_tables
 
 DEFAULT_EXPERIMENTS = (*models.COURSE_EXPERIMENTS, *models.OUR_ADDITIONS)
 DEFAULT_MAX_ITERATIONS = 2200  # without --full: the longest course count but sigmoid5_xavier's
 QUICK_ITERATIONS = 20
-FALLBACK_ITERATIONS = 2000  # for a spec without a course count (none of the defaults)
 TABLE_NAME = "vanishing_gradients"
 
 
 # ------------------------------------------------------------------------------------ options
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = runner.OneLineParser(
         prog="python -m benchmarks.vanishing_gradients",
         description="Train the course's deep networks with a gradient monitor and report how "
                     "the gradient flows (tables, records and plots in --out).")
@@ -81,24 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="experiments to run, by name (space- or comma-separated); "
                              f"default: {' '.join(DEFAULT_EXPERIMENTS)}; "
                              f"known: {', '.join(models.SPECS)}")
-    parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",
-                        help="train each experiment with weight seeds 0..N-1 (default 1)")
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--iterations", type=positive_int, metavar="N",
-                        help="train every experiment for N iterations")
+    length = runner.add_length_options(
+        parser, iterations_help="train every experiment for N iterations",
+        quick_help=f"smoke run: {QUICK_ITERATIONS} iterations each, same data")
     length.add_argument("--full", action="store_true",
                         help="the course's iteration counts (23000 for sigmoid5_xavier: long)")
-    length.add_argument("--quick", action="store_true",
-                        help=f"smoke run: {QUICK_ITERATIONS} iterations each, same data")
-    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder for the tables, records and plots (default results/)")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--data-dir", type=Path, metavar="DIR",
-                        help="folder holding train_catvnoncat.h5 and test_catvnoncat.h5")
-    source.add_argument("--synthetic", action="store_true",
-                        help="use the synthetic stand-in even if the real files are found")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                        help="floating type of data and weights (default float64)")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="write the tables and records only, no figures (faster)")
+    runner.add_common_options(parser, default_out="results")
     return parser
 
 
@@ -119,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def iterations_for(spec: models.ModelSpec, args: argparse.Namespace) -> int:
     """How long `spec` trains under the options (see the module docstring)."""
-    course = spec.iterations or FALLBACK_ITERATIONS
+    course = runner.complete_spec(spec).iterations
     if args.quick:
         return QUICK_ITERATIONS
     if args.iterations:
@@ -140,115 +106,47 @@ def iteration_policy(args: argparse.Namespace) -> str:
             f"course trains it for 23000; use --full for that)")
 
 
-# ------------------------------------------------------------------------------------ runs
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed blocks of up to 64 MB instead of unmapping them.
-
-    Every iteration allocates and frees a few (30, 12288) arrays of 2.9 MB (dW^[1] and the
-    penalty's temporaries). By default glibc hands such blocks back to the kernel on free and
-    maps fresh pages on the next allocation, and touching fresh pages costs page faults:
-    measured 3,600 faults and 9 to 11 ms of system time per relu5_he iteration, about a third
-    of it. With the thresholds raised (mallopt M_MMAP_THRESHOLD = 64 MB, M_TRIM_THRESHOLD =
-    256 MB: the same as MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment),
-    the faults disappear. Returns False, changing nothing, where the C library is not glibc.
-    """
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(m_mmap_threshold, 64 << 20)
-                    and libc.mallopt(m_trim_threshold, 256 << 20))
-    except (OSError, AttributeError):
-        return False
-
-
-
-@dataclass
-class Run:
-    """One experiment trained with one seed."""
-
-    name: str
-    seed: int
-    iterations: int
-    seconds: float
-    train_accuracy: float
-    test_accuracy: float
-    records: MonitorRecords
-    diverged: str = ""
-
-
-@dataclass
-class Summary:
-    """All seeds of one experiment, as the table shows them."""
-
-    spec: models.ModelSpec
-    runs: list[Run] = field(default_factory=list)
-
-
-def load_data(args: argparse.Namespace) -> tuple[CatDataset, str]:
-    dtype = np.dtype(args.dtype)
-    if args.synthetic:
-        return synthetic_cat_dataset(0, dtype), "SYNTHETIC stand-in, seed 0 (forced by --synthetic)"
-    return load_cat_or_synthetic(args.data_dir, dtype)
-
-
-def train_one(spec: models.ModelSpec, seed: int, iterations: int, data: CatDataset,
-              dtype: np.dtype) -> Run:
-    """Build, train with the monitor attached, evaluate."""
-    model = spec.build(seed=seed, in_features=data.x_train.shape[0], dtype=dtype)
-    optimizer = SGD(model.parameters(), lr=spec.learning_rate)
-    diverged = ""
-    with GradientMonitor(model, meta={"experiment": spec.name, "seed": seed}) as monitor:
-        start = time.perf_counter()
-        try:
-            fit(model, data.x_train, data.y_train, optimizer, iterations, spec.loss_fn(),
-                callbacks=[monitor], progress=f"{spec.name} seed {seed}")
-        except FloatingPointError as error:  # keep what was recorded up to the divergence
-            diverged = str(error)
-        seconds = time.perf_counter() - start
-        records = monitor.records(architecture=spec.architecture, init=spec.init,
-                                  learning_rate=spec.learning_rate)
-    return Run(spec.name, seed, iterations, seconds,
-               accuracy(model, data.x_train, data.y_train),
-               accuracy(model, data.x_test, data.y_test), records, diverged)
+def plan(args: argparse.Namespace) -> list[Run]:
+    """Every (experiment, seed) the options ask for, in table order."""
+    return [Run(runner.complete_spec(spec), seed, iterations_for(spec, args), args.dtype)
+            for spec in (models.SPECS[name] for name in args.experiments)
+            for seed in range(args.seeds)]
 
 
 # ------------------------------------------------------------------------------------ the table
-def mean_spread(values: list[float]) -> tuple[float, float]:
-    """Mean and standard deviation over seeds (sample std; 0 for a single seed)."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
+def group_by_experiment(finished: list[Finished]) -> list[list[Finished]]:
+    """The finished runs of each experiment together (seeds in order), experiments in order."""
+    groups: dict[str, list[Finished]] = {}
+    for run in finished:
+        groups.setdefault(run.run.spec.name, []).append(run)
+    return list(groups.values())
 
 
-def geometric_mean(values: list[float]) -> float:
-    """Ratios are averaged in log space: 1e-4 and 1e-2 average to 1e-3."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.exp(np.mean(np.log(np.asarray(values, dtype=np.float64)))))
-
-
-def summarize(summary: Summary) -> dict[str, Any]:
+def summarize(runs: list[Finished]) -> dict[str, Any]:
     """One table row, as numbers (JSON) - formatted for Markdown by `markdown_row`."""
-    spec, runs = summary.spec, summary.runs
-    train = mean_spread([100 * run.train_accuracy for run in runs])
-    test = mean_spread([100 * run.test_accuracy for run in runs])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_start = geometric_mean([run.records.gradient_ratio(0) for run in runs])
-        ratio_end = geometric_mean([run.records.gradient_ratio(-1) for run in runs])
+    spec = runs[0].run.spec
+    results = [run.result for run in runs]
+    train = mean_spread([100 * r["train_accuracy"] for r in results])
+    test = mean_spread([100 * r["test_accuracy"] for r in results])
     course = spec.course_accuracy
+    course_iterations = models.SPECS[spec.name].iterations if spec.name in models.SPECS else None
     return {
         "experiment": spec.name, "architecture": spec.architecture,
         "activation": spec.activation, "init": spec.init, "learning_rate": spec.learning_rate,
-        "iterations": runs[0].iterations, "course_iterations": spec.iterations,
-        "seeds": [run.seed for run in runs],
+        "iterations": results[0]["iterations"], "course_iterations": course_iterations,
+        "seeds": [run.run.seed for run in runs],
         "train_accuracy": {"mean": train[0], "spread": train[1],
-                           "values": [100 * run.train_accuracy for run in runs]},
+                           "values": [100 * r["train_accuracy"] for r in results]},
         "test_accuracy": {"mean": test[0], "spread": test[1],
-                          "values": [100 * run.test_accuracy for run in runs]},
+                          "values": [100 * r["test_accuracy"] for r in results]},
         "course_accuracy": None if course is None
         else {"train": 100 * course[0], "test": 100 * course[1]},
-        "final_loss": mean_spread([float(run.records.loss[-1]) for run in runs])[0],
-        "grad_ratio_start": ratio_start, "grad_ratio_end": ratio_end,
-        "seconds_per_iteration": float(np.mean([run.seconds / run.iterations for run in runs])),
-        "diverged": [run.diverged for run in runs if run.diverged],
+        "final_loss": mean_spread([r["final_loss"] for r in results])[0],
+        "grad_ratio_start": geometric_mean([r["grad_ratio_start"] for r in results]),
+        "grad_ratio_end": geometric_mean([r["grad_ratio_end"] for r in results]),
+        "seconds_per_iteration": float(np.mean([r["seconds"] / r["iterations"]
+                                                for r in results])),
+        "diverged": [r["diverged"] for r in results if r["diverged"]],
         "note": spec.note,
     }
 
@@ -274,102 +172,74 @@ def markdown_row(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    cells = [list(COLUMNS)] + [markdown_row(row) for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-
-    def line(values: list[str]) -> str:
-        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(cells[0]), rule, *(line(values) for values in cells[1:])])
-
-
 # ------------------------------------------------------------------------------------ outputs
-def write_plots(summaries: list[Summary], out: Path) -> list[Path]:
+def write_plots(groups: list[list[Finished]], out: Path) -> list[Path]:
     """Per experiment (its first seed): dW per neuron, speed of learning, activations; then one
-    figure with every experiment's loss."""
+    figure with every experiment's loss. Each figure is written atomically."""
+    from tinygrad_edu import plots
+
     written = []
-    for summary in summaries:
-        records, name = summary.runs[0].records, summary.spec.name
-        written.append(plots.plot_dw_per_neuron(records, out / f"{name}_dw_per_neuron.png"))
-        written.append(plots.plot_speed_of_learning(records, out / f"{name}_speed_learning.png"))
-        written.append(plots.plot_activation_stats(records, out / f"{name}_activations.png"))
-    first_seed = {s.spec.name: s.runs[0].records for s in summaries}
-    written.append(plots.plot_loss_curves(
-        first_seed, out / "loss_curves.png", dashed=models.OUR_ADDITIONS,
-        title="training loss (seed 0; dashed: our additions, not in the course)"))
-    return written
+    drawings = (("dw_per_neuron", plots.plot_dw_per_neuron),
+                ("speed_learning", plots.plot_speed_of_learning),
+                ("activations", plots.plot_activation_stats))
+    first_seed = {}
+    for runs in groups:
+        records, name = runs[0].records(), runs[0].run.spec.name
+        first_seed[name] = records
+        for kind, draw in drawings:
+            path = out / f"{name}_{kind}.png"
+            with runner.atomic_path(path) as tmp:
+                draw(records, tmp)
+            written.append(path)
+    path = out / "loss_curves.png"
+    with runner.atomic_path(path) as tmp:
+        plots.plot_loss_curves(
+            first_seed, tmp, dashed=models.OUR_ADDITIONS,
+            title="training loss (seed 0; dashed: our additions, not in the course)")
+    return [*written, path]
 
 
-def write_records(summaries: list[Summary], out: Path) -> list[Path]:
-    folder = out / "records"
-    folder.mkdir(parents=True, exist_ok=True)
-    return [run.records.save(folder / f"{run.name}_seed{run.seed}.h5")
-            for summary in summaries for run in summary.runs]
+def outputs(args: argparse.Namespace):
+    """The function the runner calls to write the tables (and, at the end, the plots)."""
 
+    def write(finished: list[Finished], complete: bool, source: str) -> list[Path]:
+        groups = group_by_experiment(finished)
+        rows = [summarize(runs) for runs in groups]
+        header = {"data": source, "synthetic": source.startswith("SYNTHETIC"),
+                  "dtype": args.dtype, "seeds": args.seeds,
+                  "iteration_policy": iteration_policy(args), "complete": complete}
+        table = markdown_table(COLUMNS, [markdown_row(row) for row in rows])
+        partial = "" if complete else (
+            "\n**Interrupted: only the runs that finished are in this table.**\n")
+        markdown = (
+            f"# Vanishing gradients: results\n{partial}\n"
+            f"- data: {header['data']}\n- dtype: {header['dtype']}\n"
+            f"- iterations: {header['iteration_policy']}\n- seeds: {header['seeds']}\n"
+            f"- accuracies: mean ± standard deviation over seeds, in %; the ratio is "
+            f"||dW^[1]||_F / ||dW^[L-1]||_F (layer 1 against the last hidden layer; geometric "
+            f"mean over seeds) at the first and the last iteration; layer 1 has 12288 weights "
+            f"per neuron against 30, so equal per-weight gradients would give a ratio near 20"
+            f"\n\n{table}\n")
+        files = write_tables(args.out, TABLE_NAME, markdown, {**header, "experiments": rows})
+        print()
+        print(table)
+        print(f"\nratio = ||dW^[1]||_F / ||dW^[L-1]||_F; course train / test: what the course "
+              f"printed; data: {source}")
+        if complete and not args.no_plots:
+            files += write_plots(groups, args.out)
+        return files
 
-def write_tables(rows: list[dict[str, Any]], header: dict[str, Any], out: Path) -> list[Path]:
-    markdown = out / f"{TABLE_NAME}.md"
-    markdown.write_text(
-        f"# Vanishing gradients: results\n\n"
-        f"- data: {header['data']}\n- dtype: {header['dtype']}\n"
-        f"- iterations: {header['iteration_policy']}\n- seeds: {header['seeds']}\n"
-        f"- accuracies: mean ± standard deviation over seeds, in %; the ratio is "
-        f"||dW^[1]||_F / ||dW^[L-1]||_F (layer 1 against the last hidden layer; geometric "
-        f"mean over seeds) at the first and the last iteration; layer 1 has 12288 weights per "
-        f"neuron against 30, so equal per-weight gradients would give a ratio near 20\n\n"
-        f"{markdown_table(rows)}\n")
-    blob = out / f"{TABLE_NAME}.json"
-    blob.write_text(json.dumps({**header, "experiments": rows}, indent=2))
-    return [markdown, blob]
+    return write
 
 
 # ------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
-    malloc_tuned = keep_freed_memory()
-    try:
-        data, source = load_data(args)
-    except (DatasetNotFoundError, DatasetFormatError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    dtype = np.dtype(args.dtype)
-    print(f"data: {source}")
     print(f"iterations: {iteration_policy(args)}")
-    print(f"dtype: {dtype}, seeds: {args.seeds}, "
-          f"BLAS threads (OPENBLAS_NUM_THREADS): "
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
-          f"malloc keeps freed memory: {'yes' if malloc_tuned else 'no (not glibc)'}")
-
-    summaries = []
-    for name in args.experiments:
-        spec = models.SPECS[name]
-        summary = Summary(spec)
-        for seed in range(args.seeds):
-            run = train_one(spec, seed, iterations_for(spec, args), data, dtype)
-            summary.runs.append(run)
-            print(f"{name} seed {seed}: {run.iterations} iterations in {run.seconds:.1f} s, "
-                  f"train {100 * run.train_accuracy:.2f} %, test {100 * run.test_accuracy:.2f} %"
-                  + (f"  DIVERGED: {run.diverged}" if run.diverged else ""), flush=True)
-        summaries.append(summary)
-
-    rows = [summarize(summary) for summary in summaries]
-    header = {"data": source, "synthetic": source.startswith("SYNTHETIC"),
-              "dtype": str(dtype), "seeds": args.seeds,
-              "iteration_policy": iteration_policy(args)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    files = write_tables(rows, header, args.out)
-    files += write_records(summaries, args.out)
-    files += write_plots(summaries, args.out)
-    print()
-    print(markdown_table(rows))
-    print(f"\nratio = ||dW^[1]||_F / ||dW^[L-1]||_F; course train / test: what the course "
-          f"printed; data: {source}")
-    print(f"wrote {len(files)} files into {args.out}/ in {time.perf_counter() - started:.0f} s "
-          f"in all")
-    return 0
+    print(f"dtype: {args.dtype}, seeds: {args.seeds}", flush=True)
+    command = " ".join(["python -m benchmarks.vanishing_gradients",
+                        *(sys.argv[1:] if argv is None else argv)])
+    return runner.run_all(args, plan(args), outputs(args), command)
 
 
 if __name__ == "__main__":

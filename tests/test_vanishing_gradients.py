@@ -7,10 +7,16 @@ two experiments, one sigmoid and one ReLU, to stay within a few seconds.
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 import models
+from benchmarks import runner
 from benchmarks import vanishing_gradients as vg
 from tinygrad_edu.monitor import MonitorRecords
 
@@ -87,3 +93,76 @@ def test_bad_options_exit_with_a_one_line_message(argv, message, capsys):
 def test_a_data_dir_without_the_files_is_refused(tmp_path, capsys):
     assert vg.main(["--data-dir", str(tmp_path), "--quick", "--out", str(tmp_path)]) == 2
     assert "does not hold both data files" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ refusals
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def refusal(argv: list[str]) -> tuple[str, str]:
+    """Run the study in a real process that must refuse: exit 2, one line on stderr, less than
+    2 s of work (CPU time, which the machine's load does not inflate), and no training."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.vanishing_gradients", *argv],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    work = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr and "training" not in done.stdout
+    assert work < 2.0
+    return done.stderr, done.stdout
+
+
+def read_only_folder(tmp_path: Path) -> Path:
+    """A folder that cannot be created: under a read-only folder (as root, /sys, which even root
+    cannot write into)."""
+    if os.geteuid() == 0:
+        return Path("/sys/tinygrad_edu_results")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    return locked / "results"
+
+
+@pytest.mark.parametrize("case, message", [
+    ("file", "is a file, not a folder"),
+    ("under_a_file", "cannot create or write there (Not a directory"),
+    ("read_only", "cannot create or write there"),
+    ("records_is_a_file", "holds a file named 'records'"),
+])
+def test_a_bad_out_is_refused_before_training(case, message, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "records").write_text("in the way")
+    out = {"file": tmp_path / "a_file", "under_a_file": tmp_path / "a_file" / "results",
+           "read_only": read_only_folder(tmp_path), "records_is_a_file": tmp_path / "taken"}[case]
+    errors, _ = refusal(["--quick", "--synthetic", "--out", str(out)])
+    assert errors.startswith(f"error: --out {out}") and message in errors
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--experiments", "sigmoid4", "tanh99"], "unknown experiment 'tanh99'"),
+    (["--iterations", "1000000000000"], "the gradient monitor would need"),
+    (["--workers", "64"], "64 worker processes x --blas-threads 1"),
+])
+def test_impossible_settings_are_refused_before_training(argv, message, tmp_path):
+    errors, _ = refusal([*argv, "--synthetic", "--out", str(tmp_path / "results")])
+    assert message in errors
+    assert not (tmp_path / "results" / "runs").exists() or \
+        not any((tmp_path / "results" / "runs").iterdir())
+
+
+def test_missing_data_stops_before_training_unless_synthetic(tmp_path):
+    errors, _ = refusal(["--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert "--synthetic" in errors and str(tmp_path) in errors
+
+
+def test_networks_without_course_settings_train_with_the_defaults(tmp_path):
+    code = vg.main(["--experiments", "logistic", "shallow", "--iterations", "3", "--synthetic",
+                    "--no-plots", "--out", str(tmp_path)])
+    assert code == 0
+    rows = json.loads((tmp_path / "vanishing_gradients.json").read_text())["experiments"]
+    assert [row["learning_rate"] for row in rows] == [runner.DEFAULT_LEARNING_RATE] * 2
+    assert [row["iterations"] for row in rows] == [3, 3]
+    assert vg.iterations_for(models.SPECS["logistic"], vg.parse_args(["--full"])) == \
+        runner.DEFAULT_ITERATIONS
