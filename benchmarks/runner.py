@@ -65,11 +65,6 @@ MANIFEST = "manifest.json"
 RUNS_DIR, RECORDS_DIR = "runs", "records"
 PARTIAL = ".partial-"  # in the name of every temporary file, so leftovers can be recognised
 
-# For a network without the course's settings (logistic, shallow): the default of the course's
-# update_params(learning_rate=0.005), and the course's usual iteration count.
-DEFAULT_LEARNING_RATE = 0.005
-DEFAULT_ITERATIONS = 2000
-
 
 class CheckFailed(Exception):
     """A check before training failed; the message is the one line shown to the user."""
@@ -109,16 +104,6 @@ class Run:
         canonical = json.dumps(self.settings(data_checksum), sort_keys=True,
                                separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def complete_spec(spec: models.ModelSpec) -> models.ModelSpec:
-    """The spec with defaults for what the course did not set (see DEFAULT_LEARNING_RATE)."""
-    changes: dict[str, Any] = {}
-    if spec.learning_rate is None:
-        changes["learning_rate"] = DEFAULT_LEARNING_RATE
-    if spec.iterations is None:
-        changes["iterations"] = DEFAULT_ITERATIONS
-    return dataclasses.replace(spec, **changes) if changes else spec
 
 
 def data_checksum(data: CatDataset) -> str:

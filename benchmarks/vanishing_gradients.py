@@ -16,8 +16,8 @@ sigmoid5_xavier, which the course trains for 23000, stops at DEFAULT_MAX_ITERATI
 the whole study fits in five minutes on two cores; --full runs the course's counts, 23000
 included, --iterations N runs N for every experiment, --quick runs QUICK_ITERATIONS.
 
-Networks without the course's settings (logistic, shallow) train with the runner's defaults
-(`benchmarks.runner.DEFAULT_LEARNING_RATE`, `DEFAULT_ITERATIONS`).
+Networks without the course's settings (logistic, shallow) train with ModelSpec's defaults
+(learning rate 0.008 and 2000 iterations, see models/).
 
 Data: the real cat / non-cat files (--data-dir, or tinygrad_edu.data's search path); when they
 are not found the study stops before training and says where it looked. --synthetic trains on
@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def iterations_for(spec: models.ModelSpec, args: argparse.Namespace) -> int:
     """How long `spec` trains under the options (see the module docstring)."""
-    course = runner.complete_spec(spec).iterations
+    course = spec.iterations
     if args.quick:
         return QUICK_ITERATIONS
     if args.iterations:
@@ -108,7 +108,7 @@ def iteration_policy(args: argparse.Namespace) -> str:
 
 def plan(args: argparse.Namespace) -> list[Run]:
     """Every (experiment, seed) the options ask for, in table order."""
-    return [Run(runner.complete_spec(spec), seed, iterations_for(spec, args), args.dtype)
+    return [Run(spec, seed, iterations_for(spec, args), args.dtype)
             for spec in (models.SPECS[name] for name in args.experiments)
             for seed in range(args.seeds)]
 

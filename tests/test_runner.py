@@ -86,13 +86,6 @@ def test_the_data_checksum_sees_one_changed_value():
     assert runner.data_checksum(data._replace(x_test=changed)) != runner.data_checksum(data)
 
 
-def test_networks_without_course_settings_get_the_defaults():
-    spec = runner.complete_spec(models.SPECS["logistic"])
-    assert (spec.learning_rate, spec.iterations) == (runner.DEFAULT_LEARNING_RATE,
-                                                     runner.DEFAULT_ITERATIONS)
-    assert runner.complete_spec(models.SPECS["relu5_he"]) == models.SPECS["relu5_he"]
-
-
 # ------------------------------------------------------------------------------------ checks
 @pytest.mark.parametrize("changes, message", [
     ({"activation": "swish"}, "unknown activation 'swish'"),

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 import models
-from benchmarks import runner
 from benchmarks import vanishing_gradients as vg
 from tinygrad_edu.monitor import MonitorRecords
 
@@ -162,7 +161,7 @@ def test_networks_without_course_settings_train_with_the_defaults(tmp_path):
                     "--no-plots", "--out", str(tmp_path)])
     assert code == 0
     rows = json.loads((tmp_path / "vanishing_gradients.json").read_text())["experiments"]
-    assert [row["learning_rate"] for row in rows] == [runner.DEFAULT_LEARNING_RATE] * 2
+    assert [row["learning_rate"] for row in rows] == [models.ModelSpec.learning_rate] * 2
     assert [row["iterations"] for row in rows] == [3, 3]
     assert vg.iterations_for(models.SPECS["logistic"], vg.parse_args(["--full"])) == \
-        runner.DEFAULT_ITERATIONS
+        models.ModelSpec.iterations
