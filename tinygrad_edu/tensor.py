@@ -23,6 +23,7 @@ float64).
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -520,12 +521,14 @@ class Function:
     Backward must not modify `grad` in place (other ops may share it).
     """
 
+    # Defaults on the class: an instance stores only what differs.
+    saved: tuple[Any, ...] = ()
+    versions: tuple[int, ...] = ()  # the parents' _version when the op ran (set by apply)
+    released = False
+
     def __init__(self, parents: tuple[Tensor, ...]) -> None:
         self.parents = parents
-        self.needs_input_grad = tuple([parent.requires_grad for parent in parents])
-        self.versions: tuple[int, ...] = ()  # the parents' _version when the op ran
-        self.saved: tuple[Any, ...] = ()
-        self.released = False
+        self.needs_input_grad = tuple(map(_requires_grad_of, parents))
 
     def save_for_backward(self, *values: Any) -> None:
         self.saved = values
@@ -551,15 +554,21 @@ class Function:
         """Run the op on tensors (or numbers / arrays) and record it in the graph if needed."""
         tensors = _as_tensors(inputs)
         ctx = cls(tensors)
-        arrays = [tensor.data for tensor in tensors]
+        arrays = tuple(map(_data_of, tensors))  # [t.data for t in tensors], without a frame
         ctx.check_inputs(*arrays)
         out = ctx.forward(*arrays, **options)
-        if not isinstance(out, np.ndarray):  # NumPy gives scalars for 0-d results: keep arrays
+        if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results: keep arrays
             out = np.asarray(out)
-        if _grad_enabled and any(ctx.needs_input_grad):
-            ctx.versions = tuple([tensor._version for tensor in tensors])
+        if _grad_enabled and True in ctx.needs_input_grad:
+            ctx.versions = tuple(map(_version_of, tensors))
             return Tensor._from_op(out, ctx)
         return Tensor._from_op(out, None)  # nothing to differentiate: ctx and its saves are freed
+
+
+# A tensor's fields read by map(): in Python 3.11 a list comprehension costs a frame per op.
+_data_of = operator.attrgetter("data")
+_version_of = operator.attrgetter("_version")
+_requires_grad_of = operator.attrgetter("requires_grad")
 
 
 def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
