@@ -274,6 +274,9 @@ def test_minibatches_cover_the_epoch_and_contenders_agree():
     problem = make_problem(np.float64, model="relu5_he", synthetic=SYNTHETIC)
     data = minibatch.batches(problem.x, problem.y)
     assert [x.shape[1] for x, _ in data] == [64, 64, 64, 17]
+    # one layout for every contender: contiguous copies (W1 @ x is faster on them than on views)
+    assert all(x.flags.c_contiguous and y.flags.c_contiguous for x, y in data)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in data], axis=1), problem.x)
     mine, floor = TinygradStep(problem), CourseStep(problem, input_grad=False)
     costs_mine = minibatch.epoch(mine, [(Tensor(x), Tensor(y)) for x, y in data])
     costs_floor = minibatch.epoch(floor, data)

@@ -29,8 +29,16 @@ SECTION = "6b. relu5_he, mini-batches of 64 (one epoch = 4 steps), float64"
 
 
 def batches(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Columns 0-63, 64-127, 128-191, 192-208 of x (features, m) and y (1, m)."""
-    return [(x[:, start:start + BATCH], y[:, start:start + BATCH])
+    """Columns 0-63, 64-127, 128-191, 192-208 of x (features, m) and y (1, m), each copied once
+    into a contiguous array, the same arrays for every contender.
+
+    A column slice x[:, 0:64] is a strided view (rows 209 values apart); W1 @ x and dZ1 @ x^T
+    run about 10% faster on a contiguous copy. The contenders must see the same layout: when
+    only tinygrad_edu's batches were copies (Tensor(slice) copies) and the floor's were views,
+    the ratio looked 7% better than it is.
+    """
+    return [(np.ascontiguousarray(x[:, start:start + BATCH]),
+             np.ascontiguousarray(y[:, start:start + BATCH]))
             for start in range(0, x.shape[1], BATCH)]
 
 
@@ -50,7 +58,7 @@ def section_minibatch(cfg: Config) -> tuple[list[Row], dict[str, Any]]:
     problem = make_problem(np.float64, cfg.data_dir, cfg.seed, model="relu5_he",
                            synthetic=cfg.synthetic)
     numpy_data = batches(problem.x, problem.y)
-    tensor_data = [(Tensor(x), Tensor(y)) for x, y in numpy_data]
+    tensor_data = [(Tensor.from_numpy(x), Tensor.from_numpy(y)) for x, y in numpy_data]  # shared
     contenders = {"tinygrad_edu": (TinygradStep(problem), tensor_data),
                   "floor NumPy": (CourseStep(problem, input_grad=False), numpy_data),
                   "course NumPy": (CourseStep(problem), numpy_data)}
