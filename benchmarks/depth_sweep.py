@@ -234,7 +234,8 @@ def plot_phase_diagram(rows: list[dict[str, Any]], path: Path) -> Path:
 def outputs(args: argparse.Namespace):
     """The function the runner calls to write the table and, at the end, the phase diagram."""
 
-    def write(finished: list[Finished], complete: bool, source: str) -> list[Path]:
+    def write(finished: list[Finished], complete: bool, source: str,
+              data: Any = None) -> list[Path]:
         rows = rows_of(finished, args)
         stops = stopping_depths(rows)
         header = {"data": source, "synthetic": source.startswith("SYNTHETIC"),

@@ -46,6 +46,7 @@ import numpy as np
 
 from tinygrad_edu import nn
 from tinygrad_edu.nn.init import get_initializer
+from tinygrad_edu.nn import layers
 from tinygrad_edu.nn.layers import as_generator
 from tinygrad_edu.optim import clip_grad_norm
 from tinygrad_edu.tensor import Tensor
@@ -115,32 +116,10 @@ class CourseNet(nn.Module):
         return self.logits(x).sigmoid()
 
 
-_LEAKY = re.compile(r"leaky_relu(?:\((?P<slope>[^()]*)\))?")
-ACTIVATIONS = ("sigmoid", "centered_sigmoid", "tanh", "relu", "leaky_relu")
-
-
-def make_activation(name: str) -> nn.Module:
-    """The activation module for `name`: see ACTIVATIONS; "leaky_relu(0.1)" sets the slope."""
-    simple = {
-        "sigmoid": lambda: nn.Sigmoid(),
-        "centered_sigmoid": lambda: nn.Sigmoid(centered=True),
-        "relu": lambda: nn.ReLU(),
-        "tanh": lambda: nn.Tanh(),
-    }
-    if name in simple:
-        return simple[name]()
-    leaky = _LEAKY.fullmatch(name) if isinstance(name, str) else None
-    if leaky is None:
-        raise ValueError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)} or "
-                         f"leaky_relu(SLOPE)")
-    if leaky["slope"] is None:
-        return nn.LeakyReLU()
-    try:
-        slope = float(leaky["slope"])
-    except ValueError:
-        raise ValueError(f"activation {name!r}: the slope must be a number, e.g. "
-                         f"leaky_relu(0.1)") from None
-    return nn.LeakyReLU(slope)
+# One table of activations, beside the layers (tinygrad_edu/nn/layers.py): their names here,
+# the modules from make_activation (which reads "leaky_relu(SLOPE)" too).
+ACTIVATIONS = tuple(layers.ACTIVATIONS)
+make_activation = layers.make_activation
 
 
 @dataclass
