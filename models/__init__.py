@@ -206,6 +206,7 @@ class ModelSpec:
 
 _COURSE = dict(learning_rate=0.008, iterations=2000)
 _DEEP = (30, 30, 30, 30)
+_DEEP12 = (30,) * 12
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("logistic", (), "sigmoid", "small", note="logistic regression"),
@@ -231,10 +232,28 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("relu5_he_logits", _DEEP, "relu", "he_course", learning_rate=0.008,
               iterations=2200, lamda=1.5, penalized_layers=(1,), logits_loss=True,
               note="relu5_he trained with the stable logits loss"),
+    # The remedies (issue 8), also ours: batch normalization, residual connections, clipping.
+    ModelSpec("sigmoid5_batchnorm", _DEEP, "sigmoid", "small", learning_rate=0.008,
+              iterations=1000, norm="batch",
+              note="sigmoid5 with batch normalization before each hidden sigmoid"),
+    ModelSpec("sigmoid12", _DEEP12, "sigmoid", "small", learning_rate=0.008, iterations=1500,
+              note="12 hidden sigmoid layers, the course's 0.01 weights: the gradient vanishes"),
+    ModelSpec("sigmoid12_residual", _DEEP12, "sigmoid", "small", learning_rate=0.008,
+              iterations=1500, residual=True,
+              note="sigmoid12 with residual connections a^[l] = g(z^[l]) + a^[l-1]"),
+    ModelSpec("relu5_normal", _DEEP, "relu", "normal(1.0)", learning_rate=0.008,
+              iterations=500, logits_loss=True,
+              note="N(0, 1) weights: exploding; logits loss (the probability's sigmoid "
+                   "saturates and every gradient would be 0)"),
+    ModelSpec("relu5_normal_clip", _DEEP, "relu", "normal(1.0)", learning_rate=0.008,
+              iterations=500, logits_loss=True, clip=1.0,
+              note="relu5_normal with the gradients clipped to a global norm of 1"),
 ]}
 
 COURSE_EXPERIMENTS = ("sigmoid4", "sigmoid5", "relu4", "relu5", "relu5_he", "sigmoid5_xavier")
-OUR_ADDITIONS = ("relu5_he_correct", "tanh5_xavier", "sigmoid5_logits", "relu5_he_logits")
+OUR_ADDITIONS = ("relu5_he_correct", "tanh5_xavier", "sigmoid5_logits", "relu5_he_logits",
+                 "sigmoid5_batchnorm", "sigmoid12", "sigmoid12_residual", "relu5_normal",
+                 "relu5_normal_clip")
 
 
 def build(name: str, seed: int | None = 0, in_features: int = IMAGE_FEATURES,
