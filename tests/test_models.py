@@ -109,6 +109,30 @@ def test_our_additions_are_listed_apart() -> None:
     assert models.SPECS["relu5_he_correct"].init == "he"
 
 
+def test_the_remedy_rows_are_the_base_networks_with_one_change() -> None:
+    """Issue 8's study rows: each is a course network (or its 12-layer version) with the one
+    setting its name promises, a note, and no course accuracy (the course has none)."""
+    specs = models.SPECS
+    assert specs["sigmoid5_batchnorm"] == dataclasses.replace(
+        specs["sigmoid5"], name="sigmoid5_batchnorm", norm="batch", iterations=1000,
+        course_accuracy=None, note=specs["sigmoid5_batchnorm"].note)
+    assert len(specs["sigmoid12"].hidden) == 12 and specs["sigmoid12"].hidden[0] == 30
+    assert specs["sigmoid12_residual"] == dataclasses.replace(
+        specs["sigmoid12"], name="sigmoid12_residual", residual=True,
+        note=specs["sigmoid12_residual"].note)
+    assert specs["relu5_normal"].init == "normal(1.0)" and specs["relu5_normal"].logits_loss
+    assert specs["relu5_normal_clip"] == dataclasses.replace(
+        specs["relu5_normal"], name="relu5_normal_clip", clip=1.0,
+        note=specs["relu5_normal_clip"].note)
+    for name in ("sigmoid5_batchnorm", "sigmoid12", "sigmoid12_residual", "relu5_normal",
+                 "relu5_normal_clip"):
+        assert name in models.OUR_ADDITIONS and specs[name].note
+        assert specs[name].course_accuracy is None
+    net = specs["sigmoid12_residual"].build(seed=0, in_features=6)
+    assert net.residual_layers == tuple(range(2, 13))  # every hidden layer after the first
+    assert specs["relu5_normal_clip"].clip_callback().max_norm == 1.0
+
+
 @pytest.mark.parametrize("name", ["nope", "Sigmoid4", "", "relu6"])
 def test_unknown_model_name_is_an_error(name) -> None:
     with pytest.raises(ValueError) as error:
