@@ -37,6 +37,8 @@ nothing there (the study's relu5_normal rows show it where it matters, N(0, 1) w
 logits loss; with the probability loss such a net's output sigmoid saturates and every gradient
 is 0, clipped or not). `--remedies NAME ...` tries the named remedies on every recipe (the
 cross product), e.g. `--remedies none clip1 --inits "normal(1.0)" --activations relu`.
+The default sweep of 91 runs took 5 min 05 s (`python -m benchmarks.depth_sweep`, one process,
+one BLAS thread) on 2 cores that another job shared (load average 1.6 to 2.6).
 """
 
 from __future__ import annotations

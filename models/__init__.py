@@ -98,6 +98,8 @@ class CourseNet(nn.Module):
                 setattr(self, f"act{layer}", make_activation(hidden_activation))
 
     def linear_layers(self) -> list[nn.Linear]:
+        """fc1, ..., fcL (the gradient monitor finds the same layers, in the same order,
+        through `modules()`, which every Module has)."""
         return [getattr(self, f"fc{layer}") for layer in range(1, self.depth + 1)]
 
     def logits(self, x: Tensor) -> Tensor:

@@ -51,7 +51,12 @@ def test_every_spec_builds_its_architecture(name) -> None:
         linear = getattr(model, f"fc{layer}")
         assert linear is linears[layer - 1]
         assert linear.weight.shape == (n_out, n_in)
-        assert linear.bias.shape == (n_out, 1)
+        hidden_with_batch_norm = spec.norm == "batch" and layer < depth
+        if hidden_with_batch_norm:  # BatchNorm's beta is the shift: no bias
+            assert linear.bias is None
+            assert getattr(model, f"bn{layer}").num_features == n_out
+        else:
+            assert linear.bias.shape == (n_out, 1)
         assert linear.init_name == spec.init
         assert linear.weight.dtype == np.float64
     kind, centered = ACTIVATION_OF[spec.activation]
@@ -61,7 +66,11 @@ def test_every_spec_builds_its_architecture(name) -> None:
         if centered is not None:
             assert activation.centered is centered
     assert not hasattr(model, f"act{depth}")  # the output layer ends in the sigmoid itself
-    expected_names = [f"fc{layer}.{p}" for layer in range(1, depth + 1) for p in ("weight", "bias")]
+    expected_names = [
+        name for layer in range(1, depth + 1)
+        for name in ([f"fc{layer}.weight", f"bn{layer}.gamma", f"bn{layer}.beta"]
+                     if spec.norm == "batch" and layer < depth
+                     else [f"fc{layer}.weight", f"fc{layer}.bias"])]
     assert [n for n, _ in model.named_parameters()] == expected_names
 
 
