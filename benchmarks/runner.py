@@ -141,8 +141,9 @@ def train_run(run: Run, data: CatDataset, blas_threads: int = 1,
               progress: bool = False) -> tuple[dict[str, Any], MonitorRecords]:
     """Build, train with the monitor attached, evaluate: the same code in every process.
 
-    Returns the result row (numbers only) and the monitor's records. A loss that turns NaN or
-    inf stops the run, which still counts as finished: its row says `diverged`.
+    Returns the result row (numbers, and the diagnosis of `tinygrad_edu.diagnosis`) and the
+    monitor's records. A loss that turns NaN or inf stops the run, which still counts as
+    finished: its row says `diverged`.
     """
     from threadpoolctl import threadpool_limits
 
@@ -156,11 +157,17 @@ def train_run(run: Run, data: CatDataset, blas_threads: int = 1,
         model = spec.build(seed=run.seed, in_features=data.x_train.shape[0], dtype=dtype)
         optimizer = SGD(model.parameters(), lr=spec.learning_rate)
         diverged = ""
-        with GradientMonitor(model, meta={"experiment": spec.name, "seed": run.seed}) as monitor:
+        with GradientMonitor(model, meta={"experiment": spec.name, "seed": run.seed},
+                             learning_rate=spec.learning_rate) as monitor:
+            # fit calls the callbacks in order, after backward and before the step. Clipping
+            # comes FIRST, so that the monitor records the gradients the step really uses
+            # (after clipping) and its update:data ratio is that of the step taken.
+            clip = spec.clip_callback()
+            callbacks = [monitor] if clip is None else [clip, monitor]
             start = time.perf_counter()
             try:
                 fit(model, data.x_train, data.y_train, optimizer, run.iterations,
-                    spec.loss_fn(), callbacks=[monitor],
+                    spec.loss_fn(), callbacks=callbacks,
                     progress=f"{spec.name} seed {run.seed}" if progress else False)
             except FloatingPointError as error:  # keep what was recorded up to the divergence
                 diverged = str(error)
@@ -177,8 +184,33 @@ def train_run(run: Run, data: CatDataset, blas_threads: int = 1,
                 "grad_ratio_start": records.gradient_ratio(0) if recorded else math.nan,
                 "grad_ratio_end": records.gradient_ratio(-1) if recorded else math.nan,
                 "diverged": diverged,
+                # ||lr dW^[l]||_F / ||W^[l]||_F of every layer at the last iteration
+                "final_update_ratio": [float(v) if math.isfinite(v) else None
+                                       for v in records.update_ratio[-1]] if recorded else [],
             }
+        result.update(diagnosis_of(spec, records, data))
     return result, records
+
+
+def diagnosis_of(spec: models.ModelSpec, records: MonitorRecords,
+                 data: CatDataset) -> dict[str, Any]:
+    """The run's diagnosis (`tinygrad_edu.diagnosis.diagnose`): its sentence and labels, the
+    L2 penalty taken out of the loss before it is compared with the class prior's entropy. A
+    run that cannot be diagnosed (no hidden layer, nothing recorded) says why instead."""
+    from tinygrad_edu.diagnosis import class_prior_of, diagnose, l2_penalty_trace
+
+    if records.num_iterations == 0:
+        return {"diagnosis": "not diagnosed: nothing was recorded", "diagnosis_labels": []}
+    penalty = None
+    if spec.lamda and spec.penalized_layers:
+        penalty = l2_penalty_trace(records, spec.lamda, data.x_train.shape[1],
+                                   spec.penalized_layers)
+    try:
+        with np.errstate(all="ignore"):  # a diverged run's NaN are reported, not warned about
+            found = diagnose(records, class_prior_of(data.y_train), penalty=penalty)
+    except ValueError as error:  # e.g. logistic regression: no hidden layer, no gradient flow
+        return {"diagnosis": f"not diagnosed: {error}", "diagnosis_labels": []}
+    return {"diagnosis": found.sentence, "diagnosis_labels": list(found.labels)}
 
 
 @dataclass
@@ -317,16 +349,18 @@ def monitor_bytes(spec: models.ModelSpec, iterations: int,
     """Bytes a run keeps in memory for its records, at most (an estimate from above).
 
     Per iteration the monitor keeps one small array per layer (the n_l row norms of dW^[l]:
-    ~112 bytes of header + 8 n_l), one (2, L) array of layer norms, one (7, L-1) array of
-    activation statistics, the loss and the iteration number. `records()` stacks them into
-    arrays (one more copy), the result travels back from a worker (pickled: one more), and
-    `fit` keeps one float of loss per iteration.
+    ~112 bytes of header + 8 n_l), one (3, L) array of layer norms (||dW||_F, the speed of
+    learning, ||W||_F), one (7, L-1) array of activation statistics, the loss and the
+    iteration number. `records()` stacks them into arrays (one more copy) and adds the (T, L)
+    update:data ratio; the result travels back from a worker (pickled: one more), and `fit`
+    keeps one float of loss per iteration. A clipping callback keeps one float per iteration.
     """
     del in_features  # the records do not grow with the input size
     widths = [*spec.hidden, 1]
     layers = len(widths)
-    numbers = sum(widths) + 2 * layers + 7 * max(layers - 1, 0) + 2
-    lists = sum(112 + 8 * width + 8 for width in widths) + 2 * (112 + 8) + 2 * 40
+    # row norms, dw_norm, db_norm, weight_norm, update_ratio, statistics, loss, iteration
+    numbers = sum(widths) + 4 * layers + 7 * max(layers - 1, 0) + 2
+    lists = sum(112 + 8 * width + 8 for width in widths) + 2 * (112 + 8) + 3 * 40
     return iterations * (lists + 3 * 8 * numbers + 8)
 
 
@@ -569,11 +603,13 @@ def connect(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def describe(finished: Finished) -> str:
+    """Two lines: what the run gave, and its diagnosis."""
     result = finished.result
     return (f"{finished.run.spec.name} seed {finished.run.seed}: {result['iterations']} "
             f"iterations in {result['seconds']:.1f} s, train "
             f"{100 * result['train_accuracy']:.2f} %, test {100 * result['test_accuracy']:.2f} %"
-            + (f"  DIVERGED: {result['diverged']}" if result["diverged"] else ""))
+            + (f"  DIVERGED: {result['diverged']}" if result["diverged"] else "")
+            + f"\n    diagnosis: {result.get('diagnosis', 'not diagnosed')}")
 
 
 def load_data(args: argparse.Namespace) -> tuple[CatDataset, str]:
@@ -603,16 +639,17 @@ def load_data(args: argparse.Namespace) -> tuple[CatDataset, str]:
     return data, f"the cat/non-cat files{where}"
 
 
-WriteOutputs = Callable[[list[Finished], bool, str], list[Path]]
+WriteOutputs = Callable[[list[Finished], bool, str, CatDataset], list[Path]]
 
 
 def run_all(args: argparse.Namespace, plan: list[Run], write_outputs: WriteOutputs,
             command: str) -> int:
     """Check, resume, train what is missing, write: the whole life of a study or a sweep.
 
-    `write_outputs(finished, complete, source)` writes the tables (and, when complete, the
-    figures) from the finished runs in plan order, `source` naming the data, and returns the
-    paths it wrote. `command` is recorded in the manifest. Returns the exit status: 0, 2 (a
+    `write_outputs(finished, complete, source, data)` writes the tables (and, when complete,
+    the figures) from the finished runs in plan order, `source` naming the data (`data` itself
+    for what the tables compute from it, such as the study's theory), and returns the paths it
+    wrote. `command` is recorded in the manifest. Returns the exit status: 0, 2 (a
     check failed), 130 (SIGINT) or 143 (SIGTERM).
     """
     started = time.perf_counter()
@@ -681,7 +718,7 @@ def run_all(args: argparse.Namespace, plan: list[Run], write_outputs: WriteOutpu
                 count += 1
                 print(f"[{count}/{len(plan)}] {describe(done)}", flush=True)
         in_order = [finished[run.name] for run in plan]
-        folder.add(write_outputs(in_order, True, source), status="complete")
+        folder.add(write_outputs(in_order, True, source, data), status="complete")
         print(f"wrote {len(folder.files)} files into {args.out}/ (listed in "
               f"{args.out / MANIFEST}) in {time.perf_counter() - started:.0f} s in all")
         return 0
@@ -690,7 +727,7 @@ def run_all(args: argparse.Namespace, plan: list[Run], write_outputs: WriteOutpu
             stream.close()  # a pool or a cluster stops its runs in progress
         in_order = [finished[run.name] for run in plan if run.name in finished]
         if in_order and prepared:
-            folder.add(write_outputs(in_order, False, source), status="interrupted")
+            folder.add(write_outputs(in_order, False, source, data), status="interrupted")
         elif prepared:
             folder.write_manifest("interrupted")
         print(f"interrupted by {stop}: kept {len(in_order)} of {len(plan)} runs, finished, in "

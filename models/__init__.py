@@ -46,6 +46,7 @@ import numpy as np
 
 from tinygrad_edu import nn
 from tinygrad_edu.nn.init import get_initializer
+from tinygrad_edu.nn import layers
 from tinygrad_edu.nn.layers import as_generator
 from tinygrad_edu.optim import clip_grad_norm
 from tinygrad_edu.tensor import Tensor
@@ -97,6 +98,8 @@ class CourseNet(nn.Module):
                 setattr(self, f"act{layer}", make_activation(hidden_activation))
 
     def linear_layers(self) -> list[nn.Linear]:
+        """fc1, ..., fcL (the gradient monitor finds the same layers, in the same order,
+        through `modules()`, which every Module has)."""
         return [getattr(self, f"fc{layer}") for layer in range(1, self.depth + 1)]
 
     def logits(self, x: Tensor) -> Tensor:
@@ -115,32 +118,10 @@ class CourseNet(nn.Module):
         return self.logits(x).sigmoid()
 
 
-_LEAKY = re.compile(r"leaky_relu(?:\((?P<slope>[^()]*)\))?")
-ACTIVATIONS = ("sigmoid", "centered_sigmoid", "tanh", "relu", "leaky_relu")
-
-
-def make_activation(name: str) -> nn.Module:
-    """The activation module for `name`: see ACTIVATIONS; "leaky_relu(0.1)" sets the slope."""
-    simple = {
-        "sigmoid": lambda: nn.Sigmoid(),
-        "centered_sigmoid": lambda: nn.Sigmoid(centered=True),
-        "relu": lambda: nn.ReLU(),
-        "tanh": lambda: nn.Tanh(),
-    }
-    if name in simple:
-        return simple[name]()
-    leaky = _LEAKY.fullmatch(name) if isinstance(name, str) else None
-    if leaky is None:
-        raise ValueError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)} or "
-                         f"leaky_relu(SLOPE)")
-    if leaky["slope"] is None:
-        return nn.LeakyReLU()
-    try:
-        slope = float(leaky["slope"])
-    except ValueError:
-        raise ValueError(f"activation {name!r}: the slope must be a number, e.g. "
-                         f"leaky_relu(0.1)") from None
-    return nn.LeakyReLU(slope)
+# One table of activations, beside the layers (tinygrad_edu/nn/layers.py): their names here,
+# the modules from make_activation (which reads "leaky_relu(SLOPE)" too).
+ACTIVATIONS = tuple(layers.ACTIVATIONS)
+make_activation = layers.make_activation
 
 
 @dataclass
@@ -227,6 +208,7 @@ class ModelSpec:
 
 _COURSE = dict(learning_rate=0.008, iterations=2000)
 _DEEP = (30, 30, 30, 30)
+_DEEP12 = (30,) * 12
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("logistic", (), "sigmoid", "small", note="logistic regression"),
@@ -252,10 +234,28 @@ SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("relu5_he_logits", _DEEP, "relu", "he_course", learning_rate=0.008,
               iterations=2200, lamda=1.5, penalized_layers=(1,), logits_loss=True,
               note="relu5_he trained with the stable logits loss"),
+    # The remedies (issue 8), also ours: batch normalization, residual connections, clipping.
+    ModelSpec("sigmoid5_batchnorm", _DEEP, "sigmoid", "small", learning_rate=0.008,
+              iterations=1000, norm="batch",
+              note="sigmoid5 with batch normalization before each hidden sigmoid"),
+    ModelSpec("sigmoid12", _DEEP12, "sigmoid", "small", learning_rate=0.008, iterations=1500,
+              note="12 hidden sigmoid layers, the course's 0.01 weights: the gradient vanishes"),
+    ModelSpec("sigmoid12_residual", _DEEP12, "sigmoid", "small", learning_rate=0.008,
+              iterations=1500, residual=True,
+              note="sigmoid12 with residual connections a^[l] = g(z^[l]) + a^[l-1]"),
+    ModelSpec("relu5_normal", _DEEP, "relu", "normal(1.0)", learning_rate=0.008,
+              iterations=500, logits_loss=True,
+              note="N(0, 1) weights: exploding; logits loss (the probability's sigmoid "
+                   "saturates and every gradient would be 0)"),
+    ModelSpec("relu5_normal_clip", _DEEP, "relu", "normal(1.0)", learning_rate=0.008,
+              iterations=500, logits_loss=True, clip=1.0,
+              note="relu5_normal with the gradients clipped to a global norm of 1"),
 ]}
 
 COURSE_EXPERIMENTS = ("sigmoid4", "sigmoid5", "relu4", "relu5", "relu5_he", "sigmoid5_xavier")
-OUR_ADDITIONS = ("relu5_he_correct", "tanh5_xavier", "sigmoid5_logits", "relu5_he_logits")
+OUR_ADDITIONS = ("relu5_he_correct", "tanh5_xavier", "sigmoid5_logits", "relu5_he_logits",
+                 "sigmoid5_batchnorm", "sigmoid12", "sigmoid12_residual", "relu5_normal",
+                 "relu5_normal_clip")
 
 
 def build(name: str, seed: int | None = 0, in_features: int = IMAGE_FEATURES,

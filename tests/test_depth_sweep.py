@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks import depth_sweep as ds
@@ -29,8 +30,9 @@ def test_defaults_and_quick():
     default = ds.parse_args([])
     assert (default.depths, default.width, default.iterations) == (
         ds.DEFAULT_DEPTHS, ds.DEFAULT_WIDTH, ds.DEFAULT_ITERATIONS)
-    assert len(ds.plan(default)) == len(ds.DEFAULT_DEPTHS) * len(ds.DEFAULT_ACTIVATIONS) * len(
-        ds.DEFAULT_INITS) * len(ds.REMEDIES[:1])
+    plain = len(ds.DEFAULT_ACTIVATIONS) * len(ds.DEFAULT_INITS)
+    remedied = len(ds.DEFAULT_REMEDIES) * len(ds.REMEDY_TARGETS)
+    assert len(ds.plan(default)) == len(ds.DEFAULT_DEPTHS) * (plain + remedied)
     quick = ds.parse_args(["--quick", "--depths", "2"])
     assert quick.depths == [2] and quick.iterations == ds.QUICK["iterations"]
 
@@ -66,3 +68,34 @@ def test_a_quick_sweep_writes_the_table_and_the_phase_diagram(tmp_path, capsys):
     assert (tmp_path / "phase_diagram.png").stat().st_size > 5000
     assert "| relu_he " in (tmp_path / "depth_sweep.md").read_text()
     assert "phase_diagram.png" in json.loads((tmp_path / "manifest.json").read_text())["files"]
+
+
+def test_by_default_the_remedies_go_to_the_recipes_that_stop_learning():
+    names = [ds.recipe_name(*recipe) for recipe in ds.recipes(ds.parse_args([]))]
+    assert names[-4:] == ["sigmoid_small_batchnorm", "relu_small_batchnorm",
+                          "sigmoid_small_residual", "relu_small_residual"]
+    assert len(set(names)) == len(names)
+    quick = [recipe[2].name for recipe in ds.recipes(ds.parse_args(["--quick"]))]
+    assert set(quick) == {"none"}
+
+
+def test_named_remedies_are_the_cross_product_and_change_the_spec():
+    args = ds.parse_args(["--depths", "3", "--activations", "tanh", "--inits", "he",
+                          "--remedies", "none", "batchnorm", "residual", "clip1"])
+    specs = {run.spec.name: run.spec for run in ds.plan(args)}
+    assert list(specs) == ["tanh_he_d3", "tanh_he_batchnorm_d3", "tanh_he_residual_d3",
+                           "tanh_he_clip1_d3"]
+    fields = [(s.norm, s.residual, s.clip) for s in specs.values()]
+    assert fields == [("none", False, None), ("batch", False, None), ("none", True, None),
+                      ("none", False, 1.0)]
+    runner.check_plan(ds.plan(args))
+
+
+def test_a_quick_sweep_with_every_remedy_runs(tmp_path):
+    assert ds.main(["--quick", "--synthetic", "--depths", "2", "--activations", "sigmoid",
+                    "--inits", "small", "--remedies", *ds.REMEDY_BY_NAME, "--out",
+                    str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "depth_sweep.json").read_text())["rows"]
+    assert [row["remedy"] for row in rows] == list(ds.REMEDY_BY_NAME)
+    records = MonitorRecords.load(tmp_path / "records" / "sigmoid_small_batchnorm_d2_seed0.h5")
+    assert np.all(np.isfinite(records.db_norm))  # dbeta of the BatchNorms

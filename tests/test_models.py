@@ -51,7 +51,12 @@ def test_every_spec_builds_its_architecture(name) -> None:
         linear = getattr(model, f"fc{layer}")
         assert linear is linears[layer - 1]
         assert linear.weight.shape == (n_out, n_in)
-        assert linear.bias.shape == (n_out, 1)
+        hidden_with_batch_norm = spec.norm == "batch" and layer < depth
+        if hidden_with_batch_norm:  # BatchNorm's beta is the shift: no bias
+            assert linear.bias is None
+            assert getattr(model, f"bn{layer}").num_features == n_out
+        else:
+            assert linear.bias.shape == (n_out, 1)
         assert linear.init_name == spec.init
         assert linear.weight.dtype == np.float64
     kind, centered = ACTIVATION_OF[spec.activation]
@@ -61,7 +66,11 @@ def test_every_spec_builds_its_architecture(name) -> None:
         if centered is not None:
             assert activation.centered is centered
     assert not hasattr(model, f"act{depth}")  # the output layer ends in the sigmoid itself
-    expected_names = [f"fc{layer}.{p}" for layer in range(1, depth + 1) for p in ("weight", "bias")]
+    expected_names = [
+        name for layer in range(1, depth + 1)
+        for name in ([f"fc{layer}.weight", f"bn{layer}.gamma", f"bn{layer}.beta"]
+                     if spec.norm == "batch" and layer < depth
+                     else [f"fc{layer}.weight", f"fc{layer}.bias"])]
     assert [n for n, _ in model.named_parameters()] == expected_names
 
 
@@ -107,6 +116,30 @@ def test_our_additions_are_listed_apart() -> None:
     assert set(models.COURSE_EXPERIMENTS) | set(models.OUR_ADDITIONS) <= set(models.SPECS)
     assert not set(models.COURSE_EXPERIMENTS) & set(models.OUR_ADDITIONS)
     assert models.SPECS["relu5_he_correct"].init == "he"
+
+
+def test_the_remedy_rows_are_the_base_networks_with_one_change() -> None:
+    """Issue 8's study rows: each is a course network (or its 12-layer version) with the one
+    setting its name promises, a note, and no course accuracy (the course has none)."""
+    specs = models.SPECS
+    assert specs["sigmoid5_batchnorm"] == dataclasses.replace(
+        specs["sigmoid5"], name="sigmoid5_batchnorm", norm="batch", iterations=1000,
+        course_accuracy=None, note=specs["sigmoid5_batchnorm"].note)
+    assert len(specs["sigmoid12"].hidden) == 12 and specs["sigmoid12"].hidden[0] == 30
+    assert specs["sigmoid12_residual"] == dataclasses.replace(
+        specs["sigmoid12"], name="sigmoid12_residual", residual=True,
+        note=specs["sigmoid12_residual"].note)
+    assert specs["relu5_normal"].init == "normal(1.0)" and specs["relu5_normal"].logits_loss
+    assert specs["relu5_normal_clip"] == dataclasses.replace(
+        specs["relu5_normal"], name="relu5_normal_clip", clip=1.0,
+        note=specs["relu5_normal_clip"].note)
+    for name in ("sigmoid5_batchnorm", "sigmoid12", "sigmoid12_residual", "relu5_normal",
+                 "relu5_normal_clip"):
+        assert name in models.OUR_ADDITIONS and specs[name].note
+        assert specs[name].course_accuracy is None
+    net = specs["sigmoid12_residual"].build(seed=0, in_features=6)
+    assert net.residual_layers == tuple(range(2, 13))  # every hidden layer after the first
+    assert specs["relu5_normal_clip"].clip_callback().max_norm == 1.0
 
 
 @pytest.mark.parametrize("name", ["nope", "Sigmoid4", "", "relu6"])

@@ -329,3 +329,75 @@ def test_a_dead_relu_unit_is_one_that_is_off_on_every_sample():
         records = monitor.records()
     assert records.stats["dead"][0, 0] == pytest.approx(1 / 3)
     assert records.stats["zero"][0, 0] == pytest.approx(11 / 15)
+
+
+# ---------------------------------------------------------------------------- batch norm, modules()
+def test_with_batch_norm_the_speed_of_learning_is_the_norm_of_dbeta():
+    """A Linear before a BatchNorm has no bias; its speed of learning is ||dbeta|| of that
+    BatchNorm, and the output layer (with its bias) keeps ||db||."""
+    rng = np.random.default_rng(RNG_SEED)
+    model = CourseNet([5, 4, 3, 1], "sigmoid", init="xavier", rng=RNG_SEED, norm="batch")
+    x = rng.normal(0.0, 1.5, size=(5, 8))
+    y = (rng.random((1, 8)) < 0.5).astype(np.float64)
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    for layer in (1, 2):
+        assert getattr(model, f"fc{layer}").bias is None
+        dbeta = getattr(model, f"bn{layer}").beta.grad.data
+        assert records.db_norm[0, layer - 1] == pytest.approx(np.linalg.norm(dbeta), rel=1e-12)
+        assert records.db_norm[0, layer - 1] > 0
+    assert records.db_norm[0, 2] == pytest.approx(np.linalg.norm(model.fc3.bias.grad.data),
+                                                  rel=1e-12)
+
+
+def test_a_linear_without_bias_and_without_batch_norm_has_no_speed_of_learning():
+    from tinygrad_edu.nn.layers import Linear, Sigmoid
+    from tinygrad_edu.nn.module import Module
+
+    class NoBias(Module):
+        def __init__(self) -> None:
+            self.fc1 = Linear(3, 2, bias=False, init="xavier", rng=0)
+            self.act1 = Sigmoid()
+            self.fc2 = Linear(2, 1, init="xavier", rng=1)
+
+        def forward(self, x):
+            return self.fc2(self.act1(self.fc1(x))).sigmoid()
+
+    model = NoBias()
+    with GradientMonitor(model) as monitor:
+        one_step(model, np.ones((3, 4)), np.array([[0.0, 1.0, 0.0, 1.0]]), monitor)
+        records = monitor.records()
+    assert np.isnan(records.db_norm[0, 0]) and records.db_norm[0, 1] > 0
+
+
+def test_the_monitor_finds_the_layers_through_modules_in_course_order():
+    """Through modules(), not linear_layers(): a CourseNet whose linear_layers() lies changes
+    nothing, and the order is fc1..fcL (also with BatchNorm layers between)."""
+    class Liar(CourseNet):
+        def linear_layers(self):
+            return list(reversed(super().linear_layers()))
+
+    for model in (Liar([5, 4, 3, 3, 1], "relu", init="he", rng=0),
+                  CourseNet([5, 4, 3, 3, 1], "relu", init="he", rng=0, norm="batch")):
+        with GradientMonitor(model) as monitor:
+            assert monitor.layer_names == ["fc1", "fc2", "fc3", "fc4"]
+            assert monitor.layers == [model.fc1, model.fc2, model.fc3, model.fc4]
+
+
+def test_one_table_of_activations_for_the_models_and_the_monitor():
+    import models
+    from tinygrad_edu import monitor
+    from tinygrad_edu.nn import layers
+
+    assert models.make_activation is layers.make_activation
+    assert monitor.activation_kind is layers.activation_kind
+    assert models.ACTIVATIONS == tuple(layers.ACTIVATIONS)
+    for name in layers.ACTIVATIONS:  # every name builds a module of its own kind
+        assert layers.activation_kind(layers.make_activation(name)) == name
+    leaky = layers.make_activation("leaky_relu(0.3)")
+    assert layers.activation_kind(leaky) == "leaky_relu" and leaky.negative_slope == 0.3
+    assert layers.activation_kind(layers.Linear(2, 2, rng=0)) is None
+    for bad in ("swish", "leaky_relu(x)", "leaky_relu()", 3):
+        with pytest.raises(ValueError, match="activation"):
+            layers.make_activation(bad)

@@ -108,12 +108,13 @@ def test_the_memory_estimate_bounds_what_the_records_take():
     spec = models.ModelSpec("m", (30, 30, 30), "sigmoid", "small", learning_rate=0.01)
     model = spec.build(seed=0, in_features=6)
     data = tiny_data()
-    with GradientMonitor(model) as monitor:
+    with GradientMonitor(model, learning_rate=0.01) as monitor:
         fit(model, data.x_train, data.y_train, SGD(model.parameters(), lr=0.01), 400,
             callbacks=[monitor])
         records = monitor.records()
     stacked = (sum(a.nbytes for a in records.dw_neuron_norms) + records.dw_norm.nbytes
                + records.db_norm.nbytes + sum(a.nbytes for a in records.stats.values())
+               + records.weight_norm.nbytes + records.update_ratio.nbytes
                + records.loss.nbytes + records.iterations.nbytes)
     estimate = runner.monitor_bytes(spec, 400)
     assert 2 * stacked <= estimate <= 20 * stacked  # the lists and copies, not a wild guess
@@ -255,3 +256,52 @@ def test_a_dask_cluster_gives_the_serial_table(tmp_path, uninterrupted, monkeypa
     assert done.returncode == 0, done.stderr
     assert f"on the Dask cluster at {cluster.scheduler_address}" in done.stdout
     assert table(tmp_path) == table(uninterrupted)
+
+
+# ------------------------------------------------------------------------------------ train_run
+def test_train_run_gives_the_monitor_the_learning_rate_and_diagnoses_the_run():
+    spec = tiny_spec(learning_rate=0.05)
+    result, records = runner.train_run(runner.Run(spec, 0, 6), tiny_data())
+    assert records.learning_rate == 0.05
+    expected = 0.05 * records.dw_norm / records.weight_norm
+    np.testing.assert_allclose(records.update_ratio, expected, rtol=1e-12)
+    assert result["final_update_ratio"] == pytest.approx(expected[-1].tolist(), rel=1e-12)
+    from tinygrad_edu.diagnosis import class_prior_of, diagnose
+    found = diagnose(records, class_prior_of(tiny_data().y_train))
+    assert (result["diagnosis"], result["diagnosis_labels"]) == (found.sentence,
+                                                                  list(found.labels))
+
+
+def test_a_network_without_hidden_layers_is_not_diagnosed_and_says_why():
+    result, _ = runner.train_run(runner.Run(tiny_spec(hidden=()), 0, 3), tiny_data())
+    assert result["diagnosis"].startswith("not diagnosed: ") and "no hidden layer" in \
+        result["diagnosis"]
+    assert result["diagnosis_labels"] == []
+
+
+def test_clipping_runs_before_the_monitor_so_it_records_the_clipped_gradients():
+    """The monitor sees the gradients the step uses: their global norm is at most clip, and
+    the weights move by exactly lr times what it recorded."""
+    data = tiny_data()
+    plain, plain_records = runner.train_run(runner.Run(tiny_spec(), 0, 5), data)
+
+    def global_norms(records: MonitorRecords) -> np.ndarray:
+        return np.sqrt((records.dw_norm ** 2).sum(1) + (records.db_norm ** 2).sum(1))
+
+    clip = 0.5 * float(global_norms(plain_records).min())  # below every unclipped norm
+    clipped, records = runner.train_run(runner.Run(tiny_spec(clip=clip), 0, 5), data)
+    np.testing.assert_allclose(global_norms(records), clip, rtol=1e-9)
+    assert clipped["final_loss"] != plain["final_loss"]  # and the clipped steps were taken
+
+
+def test_the_logits_loss_is_the_one_trained():
+    """loss=logits: the recorded first loss is the stable BCE of the logits, computed here by
+    hand from the same initial weights."""
+    spec = tiny_spec(logits_loss=True)
+    data = tiny_data()
+    _, records = runner.train_run(runner.Run(spec, 0, 2), data)
+    model = spec.build(seed=0, in_features=data.x_train.shape[0])
+    z = model.logits(tinygrad_edu.tensor.Tensor(data.x_train)).data
+    y = data.y_train
+    expected = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    assert records.loss[0] == pytest.approx(expected, rel=1e-12)

@@ -165,3 +165,131 @@ def test_networks_without_course_settings_train_with_the_defaults(tmp_path):
     assert [row["iterations"] for row in rows] == [3, 3]
     assert vg.iterations_for(models.SPECS["logistic"], vg.parse_args(["--full"])) == \
         models.ModelSpec.iterations
+
+
+# ------------------------------------------------------------------------------------ --net
+def test_net_specs_join_the_plan_through_parse_net():
+    args = vg.parse_args(["--net", "tanh8:depth=8,activation=tanh,init=xavier",
+                          "--net", "relu5_he,residual=on"])
+    assert args.experiments == []  # --net alone: only those networks
+    specs = [run.spec for run in vg.plan(args)]
+    assert specs == [models.parse_net("tanh8:depth=8,activation=tanh,init=xavier"),
+                     models.parse_net("relu5_he,residual=on")]
+    both = vg.parse_args(["--experiments", "sigmoid4", "--net", "t:depth=2", "--seeds", "2"])
+    assert [run.name for run in vg.plan(both)] == ["sigmoid4_seed0", "sigmoid4_seed1",
+                                                   "t_seed0", "t_seed1"]
+
+
+def test_a_net_that_writes_its_iterations_is_not_capped():
+    args = vg.parse_args(["--net", "long:iterations=3000", "--net", "sigmoid5_xavier,lr=0.02"])
+    long, xavier = (run.spec for run in vg.plan(args))
+    assert vg.iterations_for(long, args) == 3000
+    assert vg.iterations_for(xavier, args) == vg.DEFAULT_MAX_ITERATIONS  # inherited 23000: capped
+    assert vg.iterations_for(long, vg.parse_args(["--net", "long:iterations=3000",
+                                                  "--iterations", "5"])) == 5
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("x:depth=-1", "depth='-1': must be an integer from 0 to"),
+    ("x:activation=swish", "activation='swish'"),
+    ("relu5_he,clip=0", "clip='0': must be a finite number > 0"),
+    ("nosuch,depth=3", "unknown network 'nosuch'"),
+])
+def test_a_bad_net_exits_2_with_one_line_before_any_training(spec, message, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "benchmarks.vanishing_gradients", "--synthetic",
+                           "--net", spec, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # nothing trained, nothing written
+
+
+def test_a_net_named_like_an_experiment_of_the_run_is_refused(tmp_path, capsys):
+    code = vg.main(["--synthetic", "--experiments", "sigmoid4", "--net", "sigmoid4",
+                    "--out", str(tmp_path)])
+    assert code == 2
+    assert "share the name 'sigmoid4_seed0'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ theory
+THEORY_NETS = ["bn:depth=2,width=5,activation=sigmoid,init=small,norm=batch",
+               "res:depth=3,width=5,residual=on",
+               "boom:depth=2,width=5,init=normal(1.0),activation=leaky_relu(0.2),loss=logits,"
+               "clip=1"]
+
+
+@pytest.fixture(scope="module")
+def theory_run(tmp_path_factory):
+    """One small study with --synthetic: a course net, logistic regression and --net nets of
+    every kind the theory treats differently; 2 seeds, 6 iterations."""
+    out = tmp_path_factory.mktemp("theory")
+    argv = ["--synthetic", "--experiments", "sigmoid4", "logistic", "--seeds", "2",
+            "--iterations", "6", "--out", str(out)]
+    for spec in THEORY_NETS:
+        argv += ["--net", spec]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.vanishing_gradients", *argv],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((out / "vanishing_gradients.json").read_text())["experiments"]
+    return out, {row["experiment"]: row for row in rows}, done.stdout
+
+
+def test_the_prediction_is_the_theory_s_and_the_measurement_the_records(theory_run):
+    from tinygrad_edu import theory
+    from tinygrad_edu.data import synthetic_cat_dataset
+
+    out, rows, _ = theory_run
+    x = synthetic_cat_dataset(0).x_train
+    expected = theory.predict((x.shape[0], 30, 30, 30, 1), "sigmoid", "small",
+                              theory.input_second_moment(x))
+    row = rows["sigmoid4"]
+    assert row["grad_ratio_start_predicted"] == pytest.approx(expected.gradient_ratio[0],
+                                                              rel=1e-12)
+    seeds = [MonitorRecords.load(out / "records" / f"sigmoid4_seed{s}.h5") for s in (0, 1)]
+    measured = theory.measured_at_init(seeds).gradient_ratio_mean[0]
+    assert row["theory"]["gradient_ratio_first_measured"] == pytest.approx(measured, rel=1e-12)
+    assert row["theory"]["prediction"]["z_std"] == pytest.approx(expected.z_std.tolist())
+    # N(0, 1) weights and a leaky slope of 0.2 reach the theory as a std and a slope
+    boom = rows["boom"]["theory"]["prediction"]
+    assert (boom["init"], boom["activation"], boom["negative_slope"]) == (1.0, "leaky_relu", 0.2)
+    assert (out / "sigmoid4_theory.png").stat().st_size > 1000
+    assert (out / "boom_theory.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name, reason", [("logistic", "no hidden layer"),
+                                          ("bn", "batch norm"), ("res", "residual connections")])
+def test_where_the_theory_does_not_apply_the_table_says_why(theory_run, name, reason):
+    out, rows, _ = theory_run
+    assert rows[name]["grad_ratio_start_predicted"] is None
+    assert rows[name]["not_predicted"] == reason
+    assert f"not predicted ({reason})" in (out / "vanishing_gradients.md").read_text()
+    assert not (out / f"{name}_theory.png").exists()
+
+
+def test_every_run_is_diagnosed_printed_and_kept_per_seed(theory_run):
+    from tinygrad_edu.data import synthetic_cat_dataset
+    from tinygrad_edu.diagnosis import class_prior_of, diagnose
+
+    out, rows, printed = theory_run
+    prior = class_prior_of(synthetic_cat_dataset(0).y_train)
+    for seed in (0, 1):
+        records = MonitorRecords.load(out / "records" / f"sigmoid4_seed{seed}.h5")
+        found = diagnose(records, prior)
+        assert rows["sigmoid4"]["diagnosis"][seed] == found.sentence
+        assert rows["sigmoid4"]["diagnosis_labels"][seed] == list(found.labels)
+        assert f"diagnosis: {found.sentence}" in printed
+    assert rows["logistic"]["diagnosis"][0].startswith("not diagnosed: ")
+    labels = rows["sigmoid4"]["diagnosis_labels"][0]
+    assert f"| {', '.join(labels)} " in (out / "vanishing_gradients.md").read_text()
+
+
+def test_the_final_update_ratio_per_layer_and_its_figure(theory_run):
+    out, rows, _ = theory_run
+    for name in ("sigmoid4", "bn", "boom"):
+        for seed in (0, 1):
+            records = MonitorRecords.load(out / "records" / f"{name}_seed{seed}.h5")
+            lr = records.learning_rate
+            expected = lr * records.dw_norm[-1] / records.weight_norm[-1]
+            assert rows[name]["final_update_ratio"][seed] == pytest.approx(expected.tolist(),
+                                                                           rel=1e-12)
+        assert (out / f"{name}_update_ratio.png").stat().st_size > 1000

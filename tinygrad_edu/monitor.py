@@ -8,7 +8,10 @@ so it sees the gradients the step is about to use, and it records, every iterati
       ||dW^[l]_j||_2 = sqrt( sum_k (dW^[l]_jk)^2 );
 * per layer, the speed of learning: ||db^[l]||_2, the norm of the bias gradient
   (db^[l] = sum over the m columns of dz^[l]; Nielsen, "Neural Networks and Deep Learning",
-  ch. 5, calls it the speed of learning of layer l), and the Frobenius norm of dW^[l],
+  ch. 5, calls it the speed of learning of layer l). A Linear followed by a BatchNorm has no
+  bias (the batch mean would cancel it): there the BatchNorm's beta is the layer's shift, and
+  ||dbeta^[l]||_2 (dbeta = sum over the m columns of the gradient at the BatchNorm's output,
+  the same role as db) is recorded as its speed of learning. And the Frobenius norm of dW^[l],
       ||dW^[l]||_F = sqrt( sum_j ||dW^[l]_j||_2^2 ),
   taken from the row norms (no second pass over the matrix);
 * per hidden layer, statistics of z^[l] and a^[l] = g(z^[l]) over the batch: their mean and
@@ -50,28 +53,17 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.nn.layers import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from tinygrad_edu.nn.layers import Linear, activation_kind
 from tinygrad_edu.nn.module import HookHandle, Module
+from tinygrad_edu.nn.normalization import BatchNorm
 
 RECORDS_FORMAT = "tinygrad_edu.monitor/1"
 
 # The per-hidden-layer statistics, in the order of the columns the monitor records.
 ACTIVATION_STATS = ("z_mean", "z_std", "a_mean", "a_std", "saturated", "dead", "zero")
 SATURATING = ("sigmoid", "centered_sigmoid", "tanh")
-
-
-def activation_kind(module: Module) -> str | None:
-    """"sigmoid", "centered_sigmoid", "tanh", "relu" or "leaky_relu" for an activation module,
-    else None."""
-    if isinstance(module, LeakyReLU):
-        return "leaky_relu"
-    if isinstance(module, Sigmoid):
-        return "centered_sigmoid" if module.centered else "sigmoid"
-    if isinstance(module, Tanh):
-        return "tanh"
-    if isinstance(module, ReLU):
-        return "relu"
-    return None
+__all__ = ["ACTIVATION_STATS", "SATURATING", "GradientMonitor", "MonitorRecords",
+           "activation_kind"]  # activation_kind lives beside the layers, re-exported here
 
 
 @dataclass
@@ -85,7 +77,9 @@ class MonitorRecords:
     loss:             (T,) the loss of each iteration
     dw_neuron_norms:  one (T, n_l) array per layer: ||dW^[l]_j||_2 for each neuron j
     dw_norm:          (T, L) ||dW^[l]||_F per layer
-    db_norm:          (T, L) ||db^[l]||_2 per layer, the speed of learning (NaN without bias)
+    db_norm:          (T, L) ||db^[l]||_2 per layer, the speed of learning; for a Linear
+                      without bias followed by a BatchNorm, ||dbeta||_2 of that BatchNorm;
+                      NaN for a Linear with neither
     stats:            ACTIVATION_STATS name -> (T, L-1) array, one column per hidden layer.
                       "saturated" is NaN on ReLU layers; "dead" and "zero" are NaN on the others
                       (all three on leaky ReLU layers, which neither saturate nor die).
@@ -269,13 +263,31 @@ def _mean_std(values: np.ndarray) -> tuple[float, float]:
     return float(mean), float(np.sqrt(np.dot(centred, centred) / flat.size))
 
 
+def _batchnorm_shifts(modules: list[Module]) -> dict[int, Any]:
+    """id(Linear) -> the beta of the BatchNorm that normalizes its output, for every Linear
+    without bias that a BatchNorm of its width follows in module order (Linear -> BatchNorm,
+    as models/ builds them: fc1, bn1, act1, fc2, ...)."""
+    shifts: dict[int, Any] = {}
+    previous: Linear | None = None
+    for module in modules:
+        if isinstance(module, Linear):
+            previous = module
+        elif isinstance(module, BatchNorm) and previous is not None:
+            if previous.bias is None and module.num_features == previous.out_features:
+                shifts[id(previous)] = module.beta
+            previous = None
+    return shifts
+
+
 class GradientMonitor:
     """Records gradient norms and activation statistics every iteration; a `fit` callback.
 
     `GradientMonitor(model, saturation_threshold=4.0, meta=None, learning_rate=None)` finds the
-    model's Linear layers (`model.linear_layers()` when it has one, else every Linear in attribute
-    order) and its hidden activation modules (Sigmoid, Tanh, ReLU, LeakyReLU), and hooks the
-    latter to see z and a. Pass the SGD learning rate as `learning_rate` to record the
+    model's Linear layers through `model.modules()` (every Module has it: the layers in
+    attribute order, depth first, which is fc1, fc2, ..., fcL for the course's networks), the
+    BatchNorm that follows each Linear without bias (its beta is that layer's shift), and the
+    hidden activation modules (Sigmoid, Tanh, ReLU, LeakyReLU), and hooks the latter to see z
+    and a. Pass the SGD learning rate as `learning_rate` to record the
     update:data ratio ||lr dW||_F / ||W||_F (NaN without it).
     Call `records()` for the arrays (see MonitorRecords), `close()` (or `detach()`, or leave a
     `with` block) to remove the hooks. The module docstring gives the quantities recorded.
@@ -300,12 +312,11 @@ class GradientMonitor:
         self.saturation_threshold = float(saturation_threshold)
         self.meta = dict(meta or {})
         names = {id(module): name for name, module in model.named_modules()}
-        if hasattr(model, "linear_layers"):
-            self.layers: list[Linear] = list(model.linear_layers())
-        else:
-            self.layers = [m for m in model.modules() if isinstance(m, Linear)]
+        modules = model.modules()
+        self.layers: list[Linear] = [m for m in modules if isinstance(m, Linear)]
         if not self.layers:
             raise ValueError(f"GradientMonitor: {type(model).__name__} has no Linear layer")
+        self._shifts = _batchnorm_shifts(modules)
         self.layer_names = [names.get(id(layer), f"linear{i}")
                             for i, layer in enumerate(self.layers, start=1)]
         hidden = [(name, m) for name, m in model.named_modules() if activation_kind(m)]
@@ -357,8 +368,9 @@ class GradientMonitor:
                 rows = _row_norms(grad.data)  # ||dW_j||_2 per neuron: (out,)
             self._dw_rows[index].append(rows)
             norms[0, index] = np.sqrt(np.dot(rows, rows))  # ||dW||_F from the row norms
-            if layer.bias is not None and layer.bias.grad is not None:
-                db = layer.bias.grad.data.ravel()
+            shift = layer.bias if layer.bias is not None else self._shifts.get(id(layer))
+            if shift is not None and shift.grad is not None:  # db, or dbeta after a BatchNorm
+                db = shift.grad.data.ravel()
                 norms[1, index] = np.sqrt(np.dot(db, db))
             weight = layer.weight.data.ravel()  # a view: W is contiguous
             norms[2, index] = np.sqrt(np.dot(weight, weight))  # ||W||_F: one dot product

@@ -1,11 +1,18 @@
 """Layers: Linear, the activations (Sigmoid, ReLU, LeakyReLU, Tanh), Dropout.
 
+The activations by name, in one table: `ACTIVATIONS` (name -> factory), `make_activation(name)`
+(the module for a name, "leaky_relu(0.1)" included) and `activation_kind(module)` (the name of
+a module's kind): the networks of models/ build theirs with the first two, the gradient monitor
+recognises them with the third.
+
 Samples are columns, as in the course: a batch x has shape (features, m), and Linear computes
 z = W @ x + b with W of shape (out, in) and b of shape (out, 1), broadcast over the m columns.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -151,3 +158,47 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"keep_prob={self.keep_prob}"
+
+
+# ------------------------------------------------------------------------ activations by name
+# name -> a factory of the module. "leaky_relu" is LeakyReLU's default slope (0.01);
+# "leaky_relu(SLOPE)" chooses the slope (see make_activation).
+ACTIVATIONS: dict[str, Callable[[], Module]] = {
+    "sigmoid": Sigmoid,
+    "centered_sigmoid": lambda: Sigmoid(centered=True),
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+}
+_LEAKY = re.compile(r"leaky_relu\((?P<slope>[^()]*)\)")
+
+
+def make_activation(name: str) -> Module:
+    """The activation module called `name`: a key of ACTIVATIONS, or "leaky_relu(SLOPE)" for a
+    LeakyReLU of that negative slope (SLOPE >= 0)."""
+    if isinstance(name, str) and name in ACTIVATIONS:
+        return ACTIVATIONS[name]()
+    leaky = _LEAKY.fullmatch(name) if isinstance(name, str) else None
+    if leaky is None:
+        raise ValueError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)} or "
+                         f"leaky_relu(SLOPE)")
+    try:
+        slope = float(leaky["slope"])
+    except ValueError:
+        raise ValueError(f"activation {name!r}: the slope must be a number, e.g. "
+                         f"leaky_relu(0.1)") from None
+    return LeakyReLU(slope)
+
+
+def activation_kind(module: Module) -> str | None:
+    """The ACTIVATIONS name of an activation module's kind ("leaky_relu" whatever its slope),
+    or None for a module that is not one of them."""
+    if isinstance(module, LeakyReLU):  # before ReLU: the two are separate classes, but say so
+        return "leaky_relu"
+    if isinstance(module, Sigmoid):
+        return "centered_sigmoid" if module.centered else "sigmoid"
+    if isinstance(module, Tanh):
+        return "tanh"
+    if isinstance(module, ReLU):
+        return "relu"
+    return None
