@@ -618,25 +618,15 @@ def load_data(args: argparse.Namespace) -> tuple[CatDataset, str]:
     Files that cannot be found or read stop the run before training (CheckFailed, one line):
     the stand-in is used only when asked for.
     """
-    from tinygrad_edu.data import (
-        DatasetFormatError,
-        DatasetNotFoundError,
-        load_cat_dataset,
-        synthetic_cat_dataset,
-    )
+    from tinygrad_edu.data import DatasetFormatError, DatasetNotFoundError, load_cat_or_synthetic
 
-    dtype = np.dtype(args.dtype)
-    if args.synthetic:
-        return (synthetic_cat_dataset(0, dtype),
-                "SYNTHETIC stand-in, seed 0 (--synthetic): not cat photos")
     try:
-        data = load_cat_dataset(args.data_dir, dtype)
+        return load_cat_or_synthetic(args.data_dir, np.dtype(args.dtype),
+                                     synthetic=args.synthetic)
     except (DatasetNotFoundError, DatasetFormatError) as error:
         message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         raise CheckFailed(f"{message} Give --data-dir DIR, or --synthetic for the labelled "
                           f"stand-in (not cat photos).") from None
-    where = f" in {args.data_dir}" if args.data_dir else ""
-    return data, f"the cat/non-cat files{where}"
 
 
 WriteOutputs = Callable[[list[Finished], bool, str, CatDataset], list[Path]]

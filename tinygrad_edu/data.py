@@ -590,6 +590,7 @@ def load_cat_or_synthetic(
         numbers come from.
     """
     if synthetic:
-        return synthetic_cat_dataset(seed, dtype), f"SYNTHETIC stand-in, seed {seed} (asked for)"
+        return (synthetic_cat_dataset(seed, dtype),
+                f"SYNTHETIC stand-in, seed {seed} (asked for): not cat photos")
     folder = locate_cat_files(data_dir)
     return load_cat_dataset(folder, dtype), f"cat/non-cat files in {folder}"

@@ -16,7 +16,7 @@ import numpy as np
 
 import models
 from tinygrad_edu import optim
-from tinygrad_edu.data import find_data_dir, load_cat_dataset, synthetic_cat_dataset
+from tinygrad_edu.data import load_cat_or_synthetic
 from tinygrad_edu.tensor import Tensor
 
 MODEL = "relu5"
@@ -25,16 +25,10 @@ MODEL = "relu5"
 @functools.lru_cache(maxsize=4)
 def load_data(dtype: type, data_dir: str | None = None,
               synthetic: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
-    """x_train (12288, 209), y_train (1, 209) and which data they are.
-
-    The real files (load_cat_dataset raises DatasetNotFoundError without them); the synthetic
-    stand-in only when asked for.
-    """
-    if synthetic:
-        dataset = synthetic_cat_dataset(seed=0, dtype=dtype)
-        return dataset.x_train, dataset.y_train, "SYNTHETIC stand-in, seed 0 (--synthetic)"
-    dataset = load_cat_dataset(data_dir, dtype)
-    return dataset.x_train, dataset.y_train, f"real cat/non-cat files in {find_data_dir(data_dir)}"
+    """x_train (12288, 209), y_train (1, 209) and which data they are: the real files
+    (DatasetNotFoundError without them), the synthetic stand-in only when asked for."""
+    dataset, source = load_cat_or_synthetic(data_dir, dtype, synthetic=synthetic)
+    return dataset.x_train, dataset.y_train, source
 
 
 @dataclass
