@@ -235,13 +235,19 @@ def plot_phase_diagram(rows: list[dict[str, Any]], path: Path) -> Path:
 
     figure = Figure(figsize=(11, 4.5), dpi=110)
     accuracy_axis, ratio_axis = figure.subplots(1, 2)
+    # One colour per activation x init, one line style per remedy: more than ten recipes would
+    # otherwise repeat matplotlib's ten default colours.
+    bases = list(dict.fromkeys((row["activation"], row["init"]) for row in rows))
+    colours = matplotlib.colormaps["tab10"].colors
+    styles = {name: style for name, style in zip(
+        dict.fromkeys(row["remedy"] for row in rows), ("-", "--", ":", "-."), strict=False)}
     for recipe in dict.fromkeys(row["recipe"] for row in rows):
         mine = [row for row in rows if row["recipe"] == recipe]
         depths = [row["depth"] for row in mine]
-        line, = accuracy_axis.plot(depths, [row["train_accuracy"]["mean"] for row in mine],
-                                   marker="o", label=recipe)
-        ratio_axis.plot(depths, [row["grad_ratio_start"] for row in mine], marker="o",
-                        color=line.get_color(), label=recipe)
+        look = {"marker": "o", "label": recipe, "linestyle": styles.get(mine[0]["remedy"], "-"),
+                "color": colours[bases.index((mine[0]["activation"], mine[0]["init"])) % 10]}
+        accuracy_axis.plot(depths, [row["train_accuracy"]["mean"] for row in mine], **look)
+        ratio_axis.plot(depths, [row["grad_ratio_start"] for row in mine], **look)
     accuracy_axis.axhline(MAJORITY_TRAIN_ACCURACY, color="grey", linestyle="--", linewidth=1)
     accuracy_axis.text(accuracy_axis.get_xlim()[0], MAJORITY_TRAIN_ACCURACY + 0.5,
                        " always 'non-cat'", color="grey", fontsize=8)
