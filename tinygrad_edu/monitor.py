@@ -243,10 +243,12 @@ class MonitorRecords:
 def _row_norms(g: np.ndarray) -> np.ndarray:
     """||g_j||_2 for every row j of a matrix.
 
-    A few long rows (fc1's dW is 30 x 12288): one BLAS dot product per row, measured twice as
-    fast as einsum. Many rows: einsum("ij,ij->i"), one pass with no Python loop.
+    A few long rows (fc1's dW is 30 x 12288): one BLAS dot product per row, measured faster than
+    einsum (132 against 183 us) and np.linalg.norm(axis=1) (226 us). Short rows (the 30 x 30
+    hidden layers): einsum("ij,ij->i"), one pass with no Python loop; the loop there was
+    measured 9x slower (29 against 3.3 us).
     """
-    if g.shape[0] <= 64:
+    if g.shape[0] <= 64 and g.shape[1] >= 1024:
         return np.sqrt(np.array([np.dot(row, row) for row in g]))
     return np.sqrt(np.einsum("ij,ij->i", g, g))
 
