@@ -315,6 +315,23 @@ def test_per_neuron_norms_of_a_layer_wider_than_64_neurons():
         assert np.all(records.dw_neuron_norms[index][0] > 0)
 
 
+def test_per_neuron_norms_of_a_layer_with_long_rows():
+    """Few rows of 1024 inputs or more (like fc1's 30 x 12288) take _row_norms's BLAS-dot
+    branch; the short rows of the next layer take einsum. Both against a hand computation."""
+    rng = np.random.default_rng(RNG_SEED)
+    model = CourseNet([1100, 3, 1], "sigmoid", init="xavier", rng=RNG_SEED)
+    x = rng.normal(0.0, 1.0, size=(1100, 4))
+    y = np.array([[0.0, 1.0, 1.0, 0.0]])
+    with GradientMonitor(model) as monitor:
+        one_step(model, x, y, monitor)
+        records = monitor.records()
+    for index, layer in enumerate(model.linear_layers()):
+        grad = layer.weight.grad.data
+        expected = [np.sqrt(sum(value * value for value in grad[j]))  # by hand, row j
+                    for j in range(layer.out_features)]
+        np.testing.assert_allclose(records.dw_neuron_norms[index][0], expected, rtol=1e-12)
+
+
 def test_a_dead_relu_unit_is_one_that_is_off_on_every_sample():
     """3 units, 5 samples: unit 0 fires on 3 samples, unit 2 on 1, unit 1 on none. Dead is 1/3
     of the units; counting samples with a live unit (4 of 5) or entries gives other numbers."""
