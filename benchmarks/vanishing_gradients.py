@@ -168,15 +168,13 @@ def group_by_experiment(finished: list[Finished]) -> list[list[Finished]]:
 
 
 # ------------------------------------------------------------------------------------ theory
-_NORMAL_INIT = re.compile(r"normal\((?P<std>[^()]*)\)")
-
-
 def theory_inputs(spec: models.ModelSpec) -> SimpleNamespace | str:
     """What `theory.study_columns` needs to know of `spec` (hidden widths, the activation's
     kind and slope, the init as a name or a std, the L2 penalty), or why the theory does not
     apply to it: it is the variance argument for plain Linear -> activation layers."""
     from tinygrad_edu import theory
     from tinygrad_edu.nn import layers
+    from tinygrad_edu.nn.init import get_initializer
 
     if not spec.hidden:
         return "no hidden layer"
@@ -191,9 +189,8 @@ def theory_inputs(spec: models.ModelSpec) -> SimpleNamespace | str:
     kind = layers.activation_kind(module)
     if kind not in theory.ACTIVATIONS:
         return f"activation {spec.activation} unknown to the theory"
-    normal = _NORMAL_INIT.fullmatch(spec.init)
-    init: str | float = float(normal["std"]) if normal else spec.init
-    try:
+    try:  # normal(STD) is given to the theory as its std; the named inits by name
+        init: str | float = getattr(get_initializer(spec.init), "std", spec.init)
         theory.weight_std(init, 1, 1)
     except ValueError:
         return f"init {spec.init} unknown to the theory"

@@ -76,6 +76,7 @@ def normal(std: float) -> Initializer:
         return rng.standard_normal(shape) * std
 
     draw.__name__ = draw.__qualname__ = f"normal({std})"  # round-trips via get_initializer
+    draw.std = std  # type: ignore[attr-defined]  # for tinygrad_edu.theory's prediction
     return draw
 
 
