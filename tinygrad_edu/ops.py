@@ -537,12 +537,11 @@ class BinaryCrossEntropyWithLogits(Function):
     m is the number of samples, the last axis (samples are columns).
     """
 
-    def check_inputs(self, z: np.ndarray, y: np.ndarray) -> None:
+    def forward(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # Checked here, not in check_inputs: NumPy would broadcast (1, m) against (m, 1) silently.
         if z.shape != y.shape or z.ndim == 0:
             raise ValueError(f"binary_cross_entropy_with_logits: logits of shape {z.shape} and "
                              f"labels of shape {y.shape} must have the same shape, (1, m)")
-
-    def forward(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         m = z.shape[-1]
         losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
         self.save_for_backward(z, y)
