@@ -1,7 +1,7 @@
 """Tables of results the study and the depth sweep share: seed statistics, Markdown, JSON.
 
 Each table is written twice into --out, as Markdown for people and as JSON for programs, both
-atomically (see `benchmarks.runner.atomic_path`), so a kill while writing leaves the previous
+atomically (see `benchmarks.files.atomic_path`), so a kill while writing leaves the previous
 table readable.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.runner import atomic_path
+from benchmarks.files import atomic_path
 
 
 def mean_spread(values: list[float]) -> tuple[float, float]:
