@@ -57,7 +57,7 @@ class Row:
         return None if quantity is None else self.target.met(quantity)
 
     def cells(self) -> list[str]:
-        value = "" if self.value is None else f"{_fmt(self.value)} {self.unit}".strip()
+        value = "" if self.value is None else f"{format_value(self.value)} {self.unit}".strip()
         ratio = spread = ""
         if self.ratio is not None:
             ratio = f"{self.ratio.median:.3f}x {self.versus}".strip()
@@ -75,7 +75,8 @@ class Row:
         return blob
 
 
-def _fmt(value: float) -> str:
+def format_value(value: float) -> str:
+    """Three significant digits; whole numbers from 100 on."""
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
