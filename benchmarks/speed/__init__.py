@@ -27,11 +27,10 @@ Sections (--sections, all by default), one module each:
 
 Shared pieces: stats.py (interleaved rounds, median of per-round ratios), table.py (rows and
 targets of speed.md and speed.json, written by benchmarks/tables.py, the study's writer too),
-combine.py (several runs' speed.json as one table: per row the median and the range over runs),
-environment.py (the description of the run),
-workers.py (worker processes and BLAS threads through threadpoolctl), problem.py (the relu5
-problem and its in-process contenders), torch_contender.py (PyTorch, run in its own process),
-config.py (the command line).
+environment.py (the description of the run), workers.py (worker processes and BLAS threads
+through threadpoolctl), problem.py (the relu5 problem and its in-process contenders),
+torch_contender.py (PyTorch, run in its own process), config.py (the command line). And
+combine.py: several runs' speed.json as one table, per row the median and range over runs.
 
 The data: the real cat/non-cat files (found like tinygrad_edu.data.load_cat_dataset finds them,
 or --data-dir); without them the run stops with a one-line error (exit code 2) unless
