@@ -53,6 +53,8 @@ from typing import Any
 
 import models
 from benchmarks import runner
+from benchmarks.command_line import OneLineParser, positive_int
+from benchmarks.files import atomic_path
 from benchmarks.runner import Finished, Run
 from benchmarks.tables import geometric_mean, markdown_table, mean_spread, write_tables
 from tinygrad_edu.data import N_TRAIN, N_TRAIN_CATS
@@ -97,11 +99,11 @@ REMEDY_TARGETS = (("sigmoid", "small"), ("relu", "small"))
 
 # ------------------------------------------------------------------------------------ options
 def build_parser() -> argparse.ArgumentParser:
-    parser = runner.OneLineParser(
+    parser = OneLineParser(
         prog="python -m benchmarks.depth_sweep",
         description="Train every recipe (activation x init x remedy) at every depth and show "
                     "at which depth it stops learning (table and phase diagram in --out).")
-    parser.add_argument("--depths", nargs="+", type=runner.positive_int, metavar="D",
+    parser.add_argument("--depths", nargs="+", type=positive_int, metavar="D",
                         help=f"numbers of hidden layers (default {DEFAULT_DEPTHS})")
     parser.add_argument("--activations", nargs="+", metavar="NAME",
                         help=f"hidden activations (default {' '.join(DEFAULT_ACTIVATIONS)})")
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{', '.join(REMEDY_BY_NAME)}); default: none on every recipe, "
                              f"and {' and '.join(DEFAULT_REMEDIES)} on "
                              f"{', '.join('_'.join(t) for t in REMEDY_TARGETS)} only")
-    parser.add_argument("--width", type=runner.positive_int, metavar="W",
+    parser.add_argument("--width", type=positive_int, metavar="W",
                         help=f"units per hidden layer (default {DEFAULT_WIDTH})")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE,
                         help=f"learning rate of every run (default {LEARNING_RATE})")
@@ -260,7 +262,7 @@ def plot_phase_diagram(rows: list[dict[str, Any]], path: Path) -> Path:
                    title="how much gradient reaches layer 1 (log scale)")
     ratio_axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
-    with runner.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         figure.savefig(tmp)
     return path
 

@@ -1,19 +1,19 @@
-"""Tables of results the study and the depth sweep share: seed statistics, Markdown, JSON.
+"""The one writer of result tables: the study's, the depth sweep's and the speed benchmark's.
 
-Each table is written twice into --out, as Markdown for people and as JSON for programs, both
-atomically (see `benchmarks.runner.atomic_path`), so a kill while writing leaves the previous
-table readable.
+Each table is written twice into --out, as Markdown for people (`markdown_table`) and as JSON for
+programs, both atomically (`write_tables`, through `benchmarks.files`), so a kill while writing
+leaves the previous table readable. The statistics over seeds the study and the sweep share are
+here too (`mean_spread`, `geometric_mean`).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.runner import atomic_path
+from benchmarks.files import write_json, write_text
 
 
 def mean_spread(values: list[float]) -> tuple[float, float]:
@@ -28,23 +28,23 @@ def geometric_mean(values: list[float]) -> float:
         return float(np.exp(np.mean(np.log(np.asarray(values, dtype=np.float64)))))
 
 
-def markdown_table(columns: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
-    """A Markdown table with padded columns, readable as plain text too."""
-    cells = [list(columns)] + rows
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+def markdown_table(columns: tuple[str, ...] | list[str], rows: list[list[str]],
+                   padded: bool = True) -> str:
+    """A Markdown table. `padded`: every column as wide as its widest cell, so that the text reads
+    as a table too (the study's and the sweep's tables, also printed); otherwise one short line
+    per row (speed.md, whose notes are long). A "|" inside a cell would end it: it becomes "/"."""
+    cells = [[value.replace("|", "/") for value in line] for line in [list(columns), *rows]]
+    widths = [max(len(line[i]) for line in cells) if padded else 0 for i in range(len(columns))]
 
     def line(values: list[str]) -> str:
         return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
 
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    rule = "|" + "|".join("-" * (w + 2 if padded else 3) for w in widths) + "|"
     return "\n".join([line(cells[0]), rule, *(line(values) for values in cells[1:])])
 
 
 def write_tables(out: Path, stem: str, markdown: str, blob: dict[str, Any]) -> list[Path]:
-    """Write `stem`.md and `stem`.json into `out`, each atomically; return their paths."""
-    paths = [out / f"{stem}.md", out / f"{stem}.json"]
-    with atomic_path(paths[0]) as tmp:
-        tmp.write_text(markdown)
-    with atomic_path(paths[1]) as tmp:
-        tmp.write_text(json.dumps(blob, indent=2))
-    return paths
+    """Write `stem`.md and `stem`.json into `out` (made if missing), each atomically; return
+    their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    return [write_text(out / f"{stem}.md", markdown), write_json(out / f"{stem}.json", blob)]

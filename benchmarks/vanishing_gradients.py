@@ -64,6 +64,8 @@ import numpy as np
 
 import models
 from benchmarks import runner
+from benchmarks.command_line import OneLineParser
+from benchmarks.files import atomic_path
 from benchmarks.runner import Finished, Run
 from benchmarks.tables import geometric_mean, markdown_table, mean_spread, write_tables
 from tinygrad_edu.data import CatDataset
@@ -77,7 +79,7 @@ TABLE_NAME = "vanishing_gradients"
 
 # ------------------------------------------------------------------------------------ options
 def build_parser() -> argparse.ArgumentParser:
-    parser = runner.OneLineParser(
+    parser = OneLineParser(
         prog="python -m benchmarks.vanishing_gradients",
         description="Train the course's deep networks with a gradient monitor and report how "
                     "the gradient flows (tables, records and plots in --out).")
@@ -317,7 +319,7 @@ def write_plots(groups: list[list[Finished]], out: Path,
         for kind, draw in drawings:
             path = out / f"{name}_{kind}.png"
             try:
-                with runner.atomic_path(path) as tmp:
+                with atomic_path(path) as tmp:
                     draw(seeds[0], tmp)
             except ValueError as error:  # e.g. records without an update ratio (old files)
                 print(f"{path.name} not drawn: {error}")
@@ -325,11 +327,11 @@ def write_plots(groups: list[list[Finished]], out: Path,
             written.append(path)
         if predictions.get(name) is not None:
             path = out / f"{name}_theory.png"
-            with runner.atomic_path(path) as tmp:
+            with atomic_path(path) as tmp:
                 plots.plot_theory_overlay(predictions[name], seeds, tmp)
             written.append(path)
     path = out / "loss_curves.png"
-    with runner.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         plots.plot_loss_curves(
             first_seed, tmp, dashed=models.OUR_ADDITIONS,
             title="training loss (seed 0; dashed: our additions, not in the course)")

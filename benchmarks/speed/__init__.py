@@ -4,6 +4,7 @@
     python -m benchmarks.speed --quick      # a shorter run: fewer rounds, shorter chains
     python -m benchmarks.speed --sections step,perop --threads 1 --out results/
     python -m benchmarks.speed --synthetic  # without the real cat/non-cat files: the stand-in
+    python -m benchmarks.speed.combine RUN1 RUN2 RUN3 --out results   # several runs, one table
 
 Sections (--sections, all by default), one module each:
   step     (step.py) one training step of relu5 (12288-30-30-30-30-1, full batch of the 209
@@ -24,11 +25,12 @@ Sections (--sections, all by default), one module each:
            autograd, MyGrad and tinygrad, each in its own process, loss curves checked to agree
            before any time is taken; and relu5_he in mini-batches of 64 against the NumPy floor
 
-Shared pieces: stats.py (interleaved rounds, median of per-round ratios), table.py (rows,
-targets, the writer of speed.md and speed.json), environment.py (the description of the run),
-workers.py (worker processes and BLAS threads through threadpoolctl), problem.py (the relu5
-problem and its in-process contenders), torch_contender.py (PyTorch, run in its own process),
-config.py (the command line).
+Shared pieces: stats.py (interleaved rounds, median of per-round ratios), table.py (rows and
+targets of speed.md and speed.json, written by benchmarks/tables.py, the study's writer too),
+environment.py (the description of the run), workers.py (worker processes and BLAS threads
+through threadpoolctl), problem.py (the relu5 problem and its in-process contenders),
+torch_contender.py (PyTorch, run in its own process), config.py (the command line). And
+combine.py: several runs' speed.json as one table, per row the median and range over runs.
 
 The data: the real cat/non-cat files (found like tinygrad_edu.data.load_cat_dataset finds them,
 or --data-dir); without them the run stops with a one-line error (exit code 2) unless

@@ -12,6 +12,11 @@ import numpy as np
 from benchmarks.speed.config import Config
 from benchmarks.speed.workers import blas_description
 
+THREADS = "threads (BLAS and intra-op, every contender)"
+# The entries that say how a run was made: runs combined into one table
+# (benchmarks.speed.combine) must agree on all of them.
+SETTINGS = ("mode", "rounds", THREADS, "OPENBLAS_CORETYPE", "machine")
+
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -26,7 +31,7 @@ def describe(cfg: Config, data_source: str, torch_info: dict[str, Any] | None) -
         "python": platform.python_version(), "numpy": np.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
         "load average at start": load_average(),
-        "threads (BLAS and intra-op, every contender)": cfg.threads,
+        THREADS: cfg.threads,
         "NumPy BLAS": blas_description(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(not set)"),
         "rounds": cfg.rounds,

@@ -1,6 +1,7 @@
-"""The rows of the speed table, their targets, and the writer of speed.md and speed.json.
+"""The rows of the speed table and their targets: what is specific to speed.md and speed.json.
 
-(The study's table writer lives elsewhere in benchmarks/; the two are to be unified.)
+The Markdown tables and the atomic writing of both files are `benchmarks.tables`', the one
+writer the study and the depth sweep use too; `benchmarks.speed.combine` reads speed.json back.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import tables
 from benchmarks.speed.stats import Stat
 
 
@@ -55,7 +57,7 @@ class Row:
         return None if quantity is None else self.target.met(quantity)
 
     def cells(self) -> list[str]:
-        value = "" if self.value is None else f"{_fmt(self.value)} {self.unit}".strip()
+        value = "" if self.value is None else f"{format_value(self.value)} {self.unit}".strip()
         ratio = spread = ""
         if self.ratio is not None:
             ratio = f"{self.ratio.median:.3f}x {self.versus}".strip()
@@ -73,7 +75,8 @@ class Row:
         return blob
 
 
-def _fmt(value: float) -> str:
+def format_value(value: float) -> str:
+    """Three significant digits; whole numbers from 100 on."""
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
@@ -94,22 +97,20 @@ def text_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def environment_lines(environment: dict[str, Any]) -> list[str]:
+    """The description of a run as Markdown bullets, one per key."""
+    return [f"- **{key}**: {json.dumps(value) if isinstance(value, (dict, list)) else value}"
+            for key, value in environment.items()]
+
+
 def write_tables(out_dir: Path, rows: list[Row], environment: dict[str, Any],
-                 raw: dict[str, Any]) -> tuple[Path, Path]:
+                 raw: dict[str, Any]) -> list[Path]:
     """Write speed.md (the environment, then one Markdown table per section) and speed.json."""
     out = ["# tinygrad_edu speed benchmark", "",
            "Ratios are medians over interleaved rounds of one run (IQR beside them); times are "
-           "medians over the rounds, for orientation only.", ""]
-    out += [f"- **{key}**: {json.dumps(value) if isinstance(value, (dict, list)) else value}"
-            for key, value in environment.items()]
+           "medians over the rounds, for orientation only.", "", *environment_lines(environment)]
     for section in dict.fromkeys(row.section for row in rows):
-        out += ["", f"## {section}", "", "| " + " | ".join(COLUMNS) + " |",
-                "|" + "---|" * len(COLUMNS)]
-        out += ["| " + " | ".join(c.replace("|", "/") for c in row.cells()) + " |"
-                for row in rows if row.section == section]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md_path, json_path = out_dir / "speed.md", out_dir / "speed.json"
-    md_path.write_text("\n".join(out) + "\n")
+        body = [row.cells() for row in rows if row.section == section]
+        out += ["", f"## {section}", "", tables.markdown_table(COLUMNS, body, padded=False)]
     blob = {"environment": environment, "rows": [row.to_json() for row in rows], "raw": raw}
-    json_path.write_text(json.dumps(blob, indent=1, default=str) + "\n")
-    return md_path, json_path
+    return tables.write_tables(out_dir, "speed", "\n".join(out) + "\n", blob)
