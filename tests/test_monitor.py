@@ -13,6 +13,7 @@ from tinygrad_edu.monitor import (
     ACTIVATION_STATS,
     GradientMonitor,
     MonitorRecords,
+    _dead_and_zero_fractions,
     _mean_and_variance,
     _squared_row_norms,
 )
@@ -447,3 +448,13 @@ def test_mean_and_variance_are_those_of_numpy(values, dtype):
     exact = values.astype(np.float64)
     assert mean == pytest.approx(exact.mean(), rel=1e-12, abs=1e-12)
     assert variance == pytest.approx(exact.var(), rel=1e-10, abs=1e-12)
+
+
+@given(arrays(shapes(min_dims=2, max_dims=2, max_side=8)).map(np.round))  # many exact zeros
+def test_dead_and_zero_fractions_follow_their_definitions(z):
+    a = np.maximum(z, 0.0)  # relu
+    dead, zero = _dead_and_zero_fractions(z)
+    # dead: the units (rows) whose z is <= 0 for every sample (column); zero: the entries a = 0.
+    # (A wrong count is off by 1/64 at least: the tolerance is only for 1 - k/n's rounding.)
+    assert dead == pytest.approx(np.mean([np.all(row <= 0) for row in z]), rel=1e-12, abs=1e-15)
+    assert zero == pytest.approx(np.mean(a == 0), rel=1e-12, abs=1e-15)
