@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from models import CourseNet
-from tinygrad_edu.monitor import ACTIVATION_STATS, GradientMonitor, MonitorRecords
+from tinygrad_edu.monitor import (
+    ACTIVATION_STATS,
+    GradientMonitor,
+    MonitorRecords,
+    _dead_and_zero_fractions,
+    _mean_and_variance,
+    _squared_row_norms,
+)
 from tinygrad_edu.nn.losses import binary_cross_entropy
 from tinygrad_edu.optim import SGD
 from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.testing import arrays, shapes
 from tinygrad_edu.training import fit
 
 RNG_SEED = 3
@@ -418,3 +428,33 @@ def test_one_table_of_activations_for_the_models_and_the_monitor():
     for bad in ("swish", "leaky_relu(x)", "leaky_relu()", 3):
         with pytest.raises(ValueError, match="activation"):
             layers.make_activation(bad)
+
+
+# ---------------------------------------------------------------------------- the fast formulas
+# The monitor computes some numbers in a cheaper way than their definition; each against the
+# straightforward formula on random data.
+@given(arrays(shapes(min_dims=2, max_dims=2, max_side=8)), st.sampled_from([1, 3, 1100]))
+def test_squared_row_norms_are_the_sums_of_squares_of_the_rows(g, repeat):
+    g = np.tile(g, (1, repeat))  # rows of 1100 and more too, like fc1's 12288
+    expected = np.sum(g * g, axis=1)  # sum_k g_jk^2 for every row j
+    np.testing.assert_allclose(_squared_row_norms(g), expected, rtol=1e-12, atol=1e-300)
+
+
+@given(arrays(shapes(min_dims=2, max_dims=2, max_side=8), low=-2.0, high=4.0),
+       st.sampled_from([np.float64, np.float32]))
+def test_mean_and_variance_are_those_of_numpy(values, dtype):
+    values = values.astype(dtype)
+    mean, variance = _mean_and_variance(values)
+    exact = values.astype(np.float64)
+    assert mean == pytest.approx(exact.mean(), rel=1e-12, abs=1e-12)
+    assert variance == pytest.approx(exact.var(), rel=1e-10, abs=1e-12)
+
+
+@given(arrays(shapes(min_dims=2, max_dims=2, max_side=8)).map(np.round))  # many exact zeros
+def test_dead_and_zero_fractions_follow_their_definitions(z):
+    a = np.maximum(z, 0.0)  # relu
+    dead, zero = _dead_and_zero_fractions(z)
+    # dead: the units (rows) whose z is <= 0 for every sample (column); zero: the entries a = 0.
+    # (A wrong count is off by 1/64 at least: the tolerance is only for 1 - k/n's rounding.)
+    assert dead == pytest.approx(np.mean([np.all(row <= 0) for row in z]), rel=1e-12, abs=1e-15)
+    assert zero == pytest.approx(np.mean(a == 0), rel=1e-12, abs=1e-15)
