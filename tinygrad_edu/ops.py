@@ -293,7 +293,7 @@ def stable_sigmoid(z: np.ndarray) -> np.ndarray:
     of softplus(-z) ~ |z| into a relative error; measured on 2.2 million z in [-745, 40] against
     extended precision) where the two-branch form had 3.5e-16: tiny outputs keep 14 digits.
     """
-    return np.exp(-np.logaddexp(0, -z))
+    return np.exp(-np.logaddexp(0.0, -z))
 
 
 class Sigmoid(Function):

@@ -258,6 +258,7 @@ class Tensor:
         # dLoss/dNode, summed over the paths seen so far. (Tensors are the keys, by identity.)
         waiting = _count_uses(self)
         pending: dict[Tensor, np.ndarray] = {self: seed}
+        summed: set[Tensor] = set()  # nodes whose pending gradient is a sum made here (owned)
         ready = [self]
         while ready:
             node = ready.pop()
@@ -265,7 +266,7 @@ class Tensor:
             ctx = node._ctx
             if ctx is None:  # a leaf: accumulate
                 if node_grad is not None:
-                    _accumulate_leaf_grad(node, node_grad)
+                    _accumulate_leaf_grad(node, node_grad, owned=node in summed)
                 continue
             if node_grad is None:
                 input_grads: Any = (None,) * len(ctx.parents)
@@ -285,13 +286,17 @@ class Tensor:
                         _raise_not_finite(ctx, parent)
                     if parent in pending:
                         pending[parent] = pending[parent] + parent_grad  # a fresh array
+                        summed.add(parent)
                     else:
                         pending[parent] = parent_grad
                 waiting[parent] -= 1
                 if not waiting[parent]:
                     ready.append(parent)
             if not retain_graph:
-                ctx.release()
+                # Release the context: drop its saved arrays and its links to the inputs, which
+                # frees the graph behind it as the walk goes (unless something else holds it).
+                ctx.saved = ctx.parents = ctx.versions = ()
+                ctx.released = True
 
     # ---------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -487,13 +492,14 @@ def _check_saved_input_unchanged(ctx: Function, parent: Tensor, version: int) ->
         )
 
 
-def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray) -> None:
+def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray, owned: bool = False) -> None:
     """leaf.grad += grad, in place when a gradient is already there.
 
     The first time, a COPY of `grad` is stored: the same array may reach another leaf too (Add's
     backward hands it to both inputs) or be a view of another array, and a later in-place
-    accumulation must never change two gradients at once. (Storing it without a copy when that
-    was safe bought nothing measurable: 0.94x-1.02x on a relu5_he training step.)
+    accumulation must never change two gradients at once. Unless `owned`: a sum the walk made
+    itself (the leaf had several uses), which nothing else holds. For relu5_he's W1 (used by
+    W1 @ x and by the L2 penalty) that saves a copy of 30 x 12288 floats per step: GAIN_TODO.
     """
     if grad.shape != leaf.shape:  # an op's backward broke its contract: fail loudly
         raise RuntimeError(f"gradient of shape {grad.shape} for a leaf of shape {leaf.shape}")
@@ -505,6 +511,9 @@ def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray) -> None:
                 f"Tensor of the leaf's shape."
             )
         leaf.grad.data += grad
+        return
+    if owned and type(grad) is np.ndarray and grad.dtype == leaf.dtype:
+        leaf.grad = Tensor._from_op(grad, None)
         return
     # A copy in the leaf's dtype (a float64 gradient met by a float32 leaf stays float32), and a
     # real ndarray even for a NumPy scalar.
@@ -535,13 +544,6 @@ class Function:
     def save_for_backward(self, *values: Any) -> None:
         self.saved = values
 
-    def release(self) -> None:
-        """Drop the saved arrays and the links to the inputs, once backward no longer needs them."""
-        self.saved = ()
-        self.parents = ()
-        self.versions = ()
-        self.released = True
-
     def check_inputs(self, *arrays: np.ndarray) -> None:
         """Raise a clear error naming the op and the shapes if it cannot take these inputs.
 
@@ -560,8 +562,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run the op on tensors (or numbers / arrays) and record it in the graph if needed."""
-        tensors = _as_tensors(inputs)
-        arrays, needs_input_grad, versions = _fields(tensors)
+        tensors, arrays, needs_input_grad, versions = _read_inputs(inputs)
         ctx = cls()
         ctx.parents = tensors
         ctx.needs_input_grad = needs_input_grad
@@ -586,21 +587,24 @@ class Function:
         return result
 
 
-def _fields(tensors: tuple[Tensor, ...]) -> tuple[tuple[Any, ...], ...]:
-    """The inputs' arrays, requires_grad flags and versions: ([t.data], [t.requires_grad],
-    [t._version] for t in tensors), as tuples.
+def _read_inputs(inputs: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    """The inputs as tensors (numbers and arrays wrapped by `_as_tensors`), and their arrays,
+    requires_grad flags and versions: four tuples.
 
-    Spelled out for one and two inputs (nearly every op): in Python 3.11 a list comprehension is
-    a function call that allocates, and three of them per op made the forward on the (2, 2) chain
-    benchmark 17% slower (their own time and the garbage collector's).
+    Spelled out for one tensor and for two of one dtype (nearly every op): in Python 3.11 a list
+    comprehension is a function call that allocates, and one per field made the forward on the
+    (2, 2) chain benchmark 17% slower (their own time and the garbage collector's).
     """
-    if len(tensors) == 2:
-        a, b = tensors
-        return (a.data, b.data), (a.requires_grad, b.requires_grad), (a._version, b._version)
-    if len(tensors) == 1:
-        (x,) = tensors
-        return (x.data,), (x.requires_grad,), (x._version,)
-    return (tuple([t.data for t in tensors]), tuple([t.requires_grad for t in tensors]),
+    if len(inputs) == 2:
+        a, b = inputs
+        if type(a) is Tensor and type(b) is Tensor and a.data.dtype is b.data.dtype:
+            return inputs, (a.data, b.data), (a.requires_grad, b.requires_grad), (
+                a._version, b._version)
+    elif len(inputs) == 1 and type(inputs[0]) is Tensor:
+        (x,) = inputs
+        return inputs, (x.data,), (x.requires_grad,), (x._version,)
+    tensors = _as_tensors(inputs)
+    return (tensors, tuple([t.data for t in tensors]), tuple([t.requires_grad for t in tensors]),
             tuple([t._version for t in tensors]))
 
 
@@ -611,11 +615,6 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     that tensor's dtype, so `x32 * 0.5` and `x32 + int_tensor` stay float32 (NumPy would upcast
     them to float64). See the module docstring for the whole rule.
     """
-    if len(inputs) == 1 and type(inputs[0]) is Tensor:
-        return inputs  # type: ignore[return-value]  # a unary op: nothing to convert
-    if (len(inputs) == 2 and type(inputs[0]) is Tensor and type(inputs[1]) is Tensor
-            and inputs[0].data.dtype is inputs[1].data.dtype):
-        return inputs  # type: ignore[return-value]  # the common case: nothing to convert
     like = None  # the dtype of the first floating tensor among the inputs
     for value in inputs:
         if isinstance(value, Tensor) and value.data.dtype.kind == "f":
