@@ -498,7 +498,8 @@ def _accumulate_leaf_grad(leaf: Tensor, grad: np.ndarray) -> None:
     backward hands it to both inputs) or be a view of another array, and a later in-place
     accumulation must never change two gradients at once. (Storing without a copy a sum the
     walk made itself, which nothing else holds, bought nothing measurable: 0.94x-1.02x on a
-    relu5_he full-batch step, 1.02x on its mini-batches of 64.)
+    relu5_he full-batch step; on its mini-batches of 64, 1.15x the floor with it and 1.13x
+    without, in one interleaved run.)
     """
     if grad.shape != leaf.shape:  # an op's backward broke its contract: fail loudly
         raise RuntimeError(f"gradient of shape {grad.shape} for a leaf of shape {leaf.shape}")
