@@ -308,7 +308,7 @@ def test_leaky_relu_is_recognised():
 
 
 def test_per_neuron_norms_of_a_layer_wider_than_64_neurons():
-    """Layers of more than 64 neurons take _row_norms's other (einsum) branch: check it too."""
+    """Layers of more than 64 neurons: the per-neuron norms against a hand computation too."""
     rng = np.random.default_rng(RNG_SEED)
     model = CourseNet([5, 100, 70, 1], "tanh", init="xavier", rng=RNG_SEED)
     x = rng.normal(0.0, 1.5, size=(5, 6))
@@ -326,8 +326,8 @@ def test_per_neuron_norms_of_a_layer_wider_than_64_neurons():
 
 
 def test_per_neuron_norms_of_a_layer_with_long_rows():
-    """Few rows of 1024 inputs or more (like fc1's 30 x 12288) take _row_norms's BLAS-dot
-    branch; the short rows of the next layer take einsum. Both against a hand computation."""
+    """Few long rows (like fc1's 30 x 12288) and the short rows of the next layer: both against
+    a hand computation."""
     rng = np.random.default_rng(RNG_SEED)
     model = CourseNet([1100, 3, 1], "sigmoid", init="xavier", rng=RNG_SEED)
     x = rng.normal(0.0, 1.0, size=(1100, 4))
