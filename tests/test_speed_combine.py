@@ -149,6 +149,27 @@ def test_refuses_runs_made_with_other_settings(runs, tmp_path, capsys, options, 
     assert not (tmp_path / "out").exists()
 
 
+def test_each_run_records_the_commit_it_measured(runs):
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    if head.returncode != 0:  # an installed copy, not a checkout
+        assert runs[0][1]["environment"]["code"].startswith("unknown")
+    else:
+        assert runs[0][1]["environment"]["code"].startswith(head.stdout.strip())
+
+
+def test_refuses_runs_of_different_code(runs, tmp_path, capsys):
+    environment = runs[0][1]["environment"]
+    rows = [table.Row("step", "relu5", 1.0, "ms")]
+    old = rows_run(tmp_path / "old", {**environment, "code": "a" * 40}, rows)
+    new = rows_run(tmp_path / "new", {**environment, "code": "b" * 40}, rows)
+    unrecorded = {key: value for key, value in environment.items() if key != "code"}
+    before = rows_run(tmp_path / "before", unrecorded, rows)  # written before it was recorded
+    line = refused([str(old), str(before), str(new), "--out", str(tmp_path / "out")], capsys)
+    assert f"the runs measured different code ({'a' * 40} against {'b' * 40})" in line
+    assert combine.main([str(old), str(before), "--out", str(tmp_path / "out")]) == 0
+
+
 def test_refuses_a_row_whose_target_changed_between_runs(runs, tmp_path, capsys):
     environment = runs[0][1]["environment"]
     before = rows_run(tmp_path / "a", environment, [table.Row("step", "relu5", 1.0, "ms",

@@ -29,7 +29,7 @@ from typing import Any
 from benchmarks import tables
 from benchmarks.command_line import CheckFailed, OneLineParser
 from benchmarks.files import read_json
-from benchmarks.speed.environment import SETTINGS
+from benchmarks.speed.environment import CODE, SETTINGS
 from benchmarks.speed.table import Target, environment_lines, format_value
 
 STEM = "speed-combined"
@@ -80,6 +80,11 @@ def check_settings(folders: list[Path], runs: list[dict[str, Any]]) -> None:
                     f"{folders[0]} and {folder} were run with different settings ({key}: "
                     f"{first.get(key)!r} against {run['environment'].get(key)!r}); combine only "
                     f"runs of one command")
+    # The code measured. Runs written before it was recorded have no entry and are not compared.
+    codes = {run["environment"][CODE] for run in runs if CODE in run["environment"]}
+    if len(codes) > 1:
+        raise CheckFailed(f"the runs measured different code ({' against '.join(sorted(codes))});"
+                          f" combine only runs of one commit, with no uncommitted changes between")
     kinds = {data_kind(run["environment"]) for run in runs} - {None}
     if len(kinds) > 1:
         raise CheckFailed("some runs used the real data and some the synthetic stand-in; "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,22 @@ THREADS = "threads (BLAS and intra-op, every contender)"
 # The entries that say how a run was made: runs combined into one table
 # (benchmarks.speed.combine) must agree on all of them.
 SETTINGS = ("mode", "rounds", THREADS, "OPENBLAS_CORETYPE", "machine")
+CODE = "code"  # the commit measured: runs of different code are not combined either
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def code_version() -> str:
+    """The git commit of this checkout, marked when tracked files have changes not committed;
+    "unknown" outside a git checkout (an installed copy, or no git program)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPOSITORY), *args], capture_output=True,
+                              text=True, timeout=30, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"{commit} with uncommitted changes" if changed else commit
 
 
 def load_average() -> str:
@@ -35,6 +53,7 @@ def describe(cfg: Config, data_source: str, torch_info: dict[str, Any] | None) -
         "NumPy BLAS": blas_description(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(not set)"),
         "rounds": cfg.rounds,
+        CODE: code_version(),
     }
     if torch_info is not None:
         env["PyTorch (worker process)"] = torch_info
