@@ -9,6 +9,8 @@ themselves get exact-value tests with the convention each op's docstring states.
 
 from __future__ import annotations
 
+import operator
+
 import contextlib
 import re
 import warnings
@@ -693,6 +695,16 @@ def test_matmul_mismatch_names_both_shapes(shape_a, shape_b):
         Tensor(np.ones(shape_a)) @ Tensor(np.ones(shape_b))
     message = str(error.value)
     assert str(shape_a) in message and str(shape_b) in message, message
+
+
+@pytest.mark.parametrize("name, apply", [("Add", operator.add), ("Sub", operator.sub),
+                                         ("Mul", operator.mul), ("Div", operator.truediv)])
+def test_shapes_that_do_not_broadcast_get_the_ops_own_message(name, apply):
+    """NumPy refuses them first; the op's check_inputs replaces its message by one naming the op
+    and both shapes as tinygrad_edu prints them."""
+    with pytest.raises(ValueError, match=rf"^{name}: shapes \(2, 3\) and \(4,\) do not "
+                                         rf"broadcast"):
+        apply(Tensor(np.ones((2, 3))), Tensor(np.ones(4)))
 
 
 def test_matmul_of_a_scalar_is_an_error():
