@@ -9,9 +9,8 @@ themselves get exact-value tests with the convention each op's docstring states.
 
 from __future__ import annotations
 
-import operator
-
 import contextlib
+import operator
 import re
 import warnings
 
