@@ -12,15 +12,15 @@ from collections.abc import Iterable
 import numpy as np
 
 from tinygrad_edu._checks import check_number
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.tensor import Tensor, bump_version
 
 
 class Optimizer:
     """Holds the parameters to update; subclasses define `step()`.
 
     `params` is an iterable of leaf tensors with requires_grad=True, each once: a list such as
-    [w, b], or `model.parameters()`. Each `step()` bumps the `_version` of every tensor it
-    updates, so that a backward through a graph recorded before the step is refused (see Tensor).
+    [w, b], or `model.parameters()`. Each `step()` bumps the version of every tensor it updates
+    (`bump_version`), so that a backward through a graph recorded before the step is refused.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
@@ -96,7 +96,7 @@ class SGD(Optimizer):
                 velocity += step
                 step = velocity
             param.data -= self.lr * step
-            param._version += 1
+            bump_version(param)
 
 
 class Adam(Optimizer):
@@ -135,7 +135,7 @@ class Adam(Optimizer):
             v *= beta2
             v += (1 - beta2) * (g * g)
             param.data -= self.lr * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
-            param._version += 1
+            bump_version(param)
 
 
 def clip_grad_norm(parameters: Iterable[Tensor] | Tensor, max_norm: float) -> float:

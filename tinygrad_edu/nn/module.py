@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.tensor import Tensor, bump_version
 
 ForwardHook = Callable[["Module", tuple[Any, ...], Any], None]
 
@@ -196,7 +196,7 @@ class Module:
         for name, target in own.items():  # every entry checked: now write them all
             np.copyto(target, values[name], casting="unsafe")
             if name in parameters:  # an in-place update: graphs recorded before are stale
-                parameters[name]._version += 1
+                bump_version(parameters[name])
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state dict to an HDF5 file (one dataset per parameter with the SHA-256 of
