@@ -510,6 +510,38 @@ def test_a_node_no_gradient_reaches_still_lets_its_inputs_complete():
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
 
 
+FRESH_GRADIENT_OPS = sorted((op for op in vars(ops).values() if isinstance(op, type)
+                             and issubclass(op, Function) and op.fresh_gradients),
+                            key=lambda op: op.__name__)
+
+
+def test_the_ops_that_make_their_gradients_fresh_are_the_weight_ops():
+    assert [op.__name__ for op in FRESH_GRADIENT_OPS] == ["MatMul", "SumOfSquares"]
+
+
+@pytest.mark.parametrize("op", FRESH_GRADIENT_OPS + [ops.Add, ops.Mul, ops.Sum, ops.Reshape],
+                         ids=lambda op: op.__name__)
+def test_a_leaf_keeps_a_gradient_no_other_array_shares(op):
+    """A leaf may keep an op's gradient without a copy only if nothing else holds that array:
+    then a later in-place accumulation changes this gradient alone."""
+    a, b = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([[0.5, -1.0], [2.0, 0.25]])
+    inputs = {ops.SumOfSquares: (a,), ops.Sum: (a,), ops.Reshape: (a,)}.get(op, (a, b))
+    options = {ops.Reshape: {"shape": (4,)}}.get(op, {})
+    out = op.apply(*inputs, **options)
+    seed = np.arange(1.0, out.data.size + 1).reshape(out.shape)
+    out.backward(seed, retain_graph=True)
+    grads = [t.grad.data for t in inputs]
+    held = [seed, out.data, *(t.data for t in inputs), *grads]
+    for i, grad in enumerate(grads):
+        others = held[:len(held) - len(grads) + i] + held[len(held) - len(grads) + i + 1:]
+        assert not any(np.shares_memory(grad, other) for other in others)
+    first = [g.copy() for g in grads]
+    out.backward(seed)  # accumulates in place: each gradient doubles, nothing else moves
+    for t, before in zip(inputs, first, strict=True):
+        np.testing.assert_array_equal(t.grad.data, 2 * before)
+    np.testing.assert_array_equal(seed, np.arange(1.0, out.data.size + 1).reshape(out.shape))
+
+
 def test_accumulating_into_one_leaf_leaves_the_other_alone():
     a, b = leaf([1.0, 1.0]), leaf([1.0, 1.0])
     (a + b).sum().backward()
