@@ -542,6 +542,34 @@ def test_sigmoid_keeps_relative_precision_for_very_negative_inputs():
     np.testing.assert_allclose(z.grad.data, expected * (1 - expected), rtol=1e-14)
 
 
+def bce_composed(p, y):
+    """BCE composed from single ops: the reference BinaryCrossEntropy must equal bit for bit."""
+    eps = float(np.finfo(p.dtype).eps)
+    q = p.clip(eps, 1 - eps)
+    return -(y * q.log() + (1 - y) * (1 - q).log()).sum() / p.shape[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(data=st.data())
+def test_binary_cross_entropy_is_its_composition_to_the_last_bit(dtype, data):
+    m = data.draw(st.integers(1, 12))
+    p_values = data.draw(arrays((1, m), low=0.0, high=1.0, dtype=dtype))
+    eps = np.finfo(dtype).eps  # the clip's bounds and both ends, where the gradient is cut
+    edges = data.draw(st.lists(st.sampled_from([0.0, eps, 1 - eps, 1.0]), max_size=m))
+    p_values[0, :len(edges)] = edges
+    y_values = data.draw(arrays((1, m), low=0.0, high=1.0, dtype=dtype))
+    upstream = np.asarray(data.draw(st.sampled_from([1.0, 0.5, -3.0])), dtype=dtype)
+    results = []
+    for loss_of in (ops.BinaryCrossEntropy.apply, bce_composed):
+        p, y = leaf(p_values, dtype), leaf(y_values, dtype)
+        loss = loss_of(p, y)
+        loss.backward(upstream)
+        results.append((loss.data, p.grad.data, y.grad.data))
+    for fused, composed in zip(*results, strict=True):
+        assert fused.dtype == composed.dtype == dtype
+        np.testing.assert_array_equal(fused, composed)
+
+
 def bce(z, y):
     return ops.BinaryCrossEntropyWithLogits.apply(z, y)
 

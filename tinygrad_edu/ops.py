@@ -536,6 +536,43 @@ def _index_arrays(index: Any) -> Any:
 
 
 # ==================================================================== fused loss
+class BinaryCrossEntropy(Function):
+    """L = -(1/m) sum [y log p + (1 - y) log(1 - p)], from probabilities p of shape (.., m).
+
+    dL/dp = (1/m) [(1 - y) / (1 - p) - y / p]: the course's dA^[L] = -(y/A - (1 - y)/(1 - A)),
+    divided by m because L is the mean over the m samples (the last axis). p is clipped to
+    [eps, 1 - eps] (eps the dtype's machine epsilon) so that log never sees 0; where the clip
+    changed p the gradient is 0. One op instead of the eleven it takes composed from clip, log,
+    *, -, +, sum and / (the same numbers to the last bit: the formulas below are the chain rule
+    through those ops, written out in the same order). On a (1, 64) batch, forward and backward
+    with `nn.binary_cross_entropy`'s checks took 137 us composed and 55 us as one op (timeit,
+    best of 7; a bare p.sum().backward() takes 21).
+    """
+
+    def forward(self, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # Checked here, not in check_inputs: NumPy would broadcast (1, m) against (m, 1) silently.
+        if p.shape != y.shape or p.ndim == 0:
+            raise ValueError(f"binary_cross_entropy: predictions of shape {p.shape} and labels "
+                             f"of shape {y.shape} must have the same shape, (1, m)")
+        eps = float(np.finfo(p.dtype).eps)
+        inside = (p >= eps) & (p <= 1 - eps)
+        q = np.clip(p, eps, 1 - eps)
+        log_q, log_not_q = np.log(q), np.log(1.0 - q)
+        self.save_for_backward(q, y, inside, log_q, log_not_q)
+        total = (y * log_q + (1.0 - y) * log_not_q).sum(axis=tuple(range(p.ndim)))
+        return np.asarray(-total / p.shape[-1])
+
+    def backward(self, grad: np.ndarray):
+        q, y, inside, log_q, log_not_q = self.saved
+        c = -(grad / q.shape[-1])  # dL/d(each term of the sum)
+        grad_p = grad_y = None
+        if self.needs_input_grad[0]:
+            grad_p = ((c * y) / q + -((c * (1.0 - y)) / (1.0 - q))) * inside
+        if self.needs_input_grad[1]:  # exact, rarely wanted
+            grad_y = c * log_q + -(c * log_not_q)
+        return grad_p, grad_y
+
+
 class BinaryCrossEntropyWithLogits(Function):
     """L = -(1/m) sum [y log sigma(z) + (1 - y) log(1 - sigma(z))], from logits z of shape (.., m).
 
