@@ -564,7 +564,7 @@ class BinaryCrossEntropy(Function):
 
     def backward(self, grad: np.ndarray):
         q, y, inside, log_q, log_not_q = self.saved
-        c = -(grad / q.shape[-1])  # dL/d(each term of the sum)
+        c = -(grad / q.shape[-1])  # dL/dt for each term t = y log q + (1 - y) log(1 - q)
         grad_p = grad_y = None
         if self.needs_input_grad[0]:
             grad_p = ((c * y) / q + -((c * (1.0 - y)) / (1.0 - q))) * inside
